@@ -1,0 +1,127 @@
+"""The run_automation pages in headless Chromium (Debian's), served by daphne with a real RQ
+worker: log in through the form, start a run, watch progress arrive, pause and see it stop,
+resume, reload mid-run and see the right state at once, see it finish."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from automation.models import AutomationRun
+from tools.browser import launch_chromium
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+# The committed screenshot is refreshed on request (UPDATE_SCREENSHOTS=1), so a test run does not
+# leave the working tree modified; otherwise it goes with the test logs.
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = (
+    _ROOT / "docs" / "screenshots" / "run-page.png"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / "var" / "test-logs" / "run-page.png"
+)
+TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM"]
+
+
+def in_thread(fn):
+    """The ORM from a thread of its own (playwright's sync API runs an event loop in this one)."""
+
+    def call():
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
+def published(run_id: int) -> int:
+    return in_thread(lambda: AutomationRun.objects.get(pk=run_id).ticker_states.filter(status="published").count())
+
+
+def status(run_id: int) -> str:
+    return in_thread(lambda: AutomationRun.objects.get(pk=run_id).status)
+
+
+def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_server, rq_worker):
+    from playwright.sync_api import expect, sync_playwright
+
+    username = world.alice.username
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        try:
+            page = chromium.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            page.goto(f"{asgi_server.url}/runs/")
+            expect(page).to_have_url(f"{asgi_server.url}/accounts/login/?next=/runs/")
+            page.fill("#id_username", username)
+            page.fill("#id_password", "password")
+            page.click("#login-submit")
+            expect(page).to_have_url(f"{asgi_server.url}/runs/")
+            expect(page.locator("#connection")).to_have_text("live", timeout=15000)
+
+            # Bad input is refused on the page, with the server's message.
+            page.fill("#extra-tickers", "AAPL, AAPL")
+            page.click("#start-btn")
+            expect(page.locator("#start-error")).to_have_text("ticker AAPL is listed twice")
+            page.fill("#extra-tickers", "")
+
+            for ticker in TICKERS:
+                page.check(f'input[name="ticker"][value="{ticker}"]')
+            page.select_option("#pace-select", "0.5")
+            page.click("#start-btn")
+            page.wait_for_url(f"{asgi_server.url}/runs/*/")
+            run_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+            expect(page.locator("#connection")).to_have_text("live", timeout=15000)
+
+            # Progress arrives live.
+            expect(page.locator(".ticker-card.status-published").nth(2)).to_be_visible(timeout=30000)
+            expect(page.locator("#run-status")).to_have_text("running")
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # Pause: the run stops at the next ticker boundary.
+            page.click("#pause-btn")
+            expect(page.locator("#run-status")).to_have_text("paused", timeout=30000)
+            expect(page.locator("#resume-btn")).to_be_enabled()
+            expect(page.locator("#pause-btn")).to_be_disabled()
+            done = published(run_id)
+            assert 0 < done < len(TICKERS)
+            expect(page.locator(".ticker-card.status-published")).to_have_count(done)
+            assert status(run_id) == "paused"
+
+            # Reload while paused: the state is there at once, rendered from the database.
+            page.reload()
+            expect(page.locator("#run-status")).to_have_text("paused", timeout=2000)
+            expect(page.locator(".ticker-card.status-published")).to_have_count(done, timeout=2000)
+
+            # Resume, then reload mid-run: the page shows the current state and follows on.
+            page.click("#resume-btn")
+            expect(page.locator(".ticker-card.status-published")).to_have_count(done + 1, timeout=30000)
+            page.reload()
+            now = published(run_id)
+            assert now < len(TICKERS), "the run finished before the reload: make it slower"
+            count = page.locator(".ticker-card.status-published").count()
+            assert count >= done + 1
+            expect(page.locator("#connection")).to_have_text("live", timeout=15000)
+
+            # It finishes: every ticker published, progress 100%.
+            expect(page.locator("#run-status")).to_have_text("completed", timeout=60000)
+            expect(page.locator("#progress-percent")).to_have_text("100%")
+            expect(page.locator(".ticker-card.status-published")).to_have_count(len(TICKERS))
+            expect(page.locator("#pause-btn")).to_be_disabled()
+            expect(page.locator("#progress-log")).to_contain_text("Automation complete: 8 published, 0 failed")
+
+            # The runs list shows it.
+            page.goto(f"{asgi_server.url}/runs/")
+            expect(page.locator(f'tr[data-run="{run_id}"] [data-field="status"]')).to_have_text("completed")
+            assert not errors, errors
+        finally:
+            chromium.close()

@@ -1,0 +1,113 @@
+// The one load client for every stack (socket.io-client from the npm registry).
+// Opens N WebSocket connections, waits until each is in the room, prints {"ready": n}, then
+// reads rounds from stdin: a line with the number of events each client should get; it prints
+// {"started"}, counts deliveries of EVENT, and prints one JSON result line when every client has
+// them or QUIET ms passed without a delivery. Exits when stdin closes.
+//   node load.js --url http://127.0.0.1:8000 --path /socket.io/ --clients 100
+//        [--token JWT] [--event bench] [--ready-event ready] [--idle] [--concurrency 200]
+// --idle: connect, report how many are held, keep them open until stdin closes.
+"use strict";
+const { io } = require("socket.io-client");
+
+const args = { url: "", path: "/socket.io/", clients: 100, expect: 0, token: "", event: "bench",
+  readyEvent: "ready", idle: false, concurrency: 200, quiet: 5000, connectTimeout: 120000 };
+for (let i = 2; i < process.argv.length; i++) {
+  const key = process.argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+  if (key === "idle") args.idle = true;
+  else args[key] = typeof args[key] === "number" ? Number(process.argv[++i]) : process.argv[++i];
+}
+const now = () => performance.timeOrigin + performance.now();
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+const sockets = [];
+let ready = 0, welcomed = 0, failed = 0, delivered = 0, lastDelivery = 0, firstSent = Infinity;
+const latencies = [];
+const perClient = [];
+
+function open(index) {
+  return new Promise((resolve) => {
+    const socket = io(args.url, {
+      path: args.path, transports: ["websocket"], reconnection: false, forceNew: true,
+      auth: args.token ? { token: args.token } : {}, timeout: 60000,
+    });
+    sockets.push(socket);
+    perClient[index] = 0;
+    let settled = false;
+    const settle = (ok) => { if (!settled) { settled = true; ok ? ready++ : failed++; resolve(); } };
+    // Connected = Socket.IO CONNECT acknowledged; `welcomed` counts those that also got the
+    // stack's greeting (ours: `connected`, sent once the user/tenant rooms are joined).
+    socket.once("connect", () => settle(true));
+    socket.once(args.readyEvent, () => welcomed++);
+    socket.once("connect_error", () => settle(false));
+    socket.on(args.event, (data) => {
+      const t = now();
+      const sent = typeof data.t === "number" ? data.t : parseFloat(data.text);
+      latencies.push(t - sent);
+      if (sent < firstSent) firstSent = sent;
+      delivered++; lastDelivery = t; perClient[index]++;
+    });
+  });
+}
+
+async function connectAll() {
+  let next = 0;
+  const started = now();
+  const workers = Array.from({ length: Math.min(args.concurrency, args.clients) }, async () => {
+    while (next < args.clients) await open(next++);
+  });
+  await Promise.race([Promise.all(workers), new Promise((r) => setTimeout(r, args.connectTimeout))]);
+  return now() - started;
+}
+
+function pct(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.round((p / 100) * (sorted.length - 1)))];
+}
+
+async function main() {
+  const connectMs = await connectAll();
+  const graceEnd = now() + 10000;
+  while (welcomed < ready && now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
+  out({ ready, welcomed, failed, connect_ms: Math.round(connectMs) });
+  if (args.idle) {
+    process.stdin.resume();
+    process.stdin.on("end", () => process.exit(0));
+    setInterval(() => {
+      const held = sockets.filter((s) => s.connected).length;
+      out({ held });
+    }, 2000);
+    return;
+  }
+  // Rounds: each stdin line "EXPECT" starts one (the harness then runs an emitter); one result line each.
+  const lines = require("readline").createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    await round(Number(line.trim()) * ready, ready);
+  }
+  for (const s of sockets) s.close();
+  process.exit(0);
+}
+
+async function round(target, clients) {
+  delivered = 0; lastDelivery = 0; firstSent = Infinity; latencies.length = 0; perClient.fill(0);
+  const startWait = now();
+  out({ started: true });
+  await new Promise((resolve) => {
+    const check = setInterval(() => {
+      const quietFor = now() - (lastDelivery || startWait);
+      if (delivered >= target || quietFor > args.quiet) { clearInterval(check); resolve(); }
+    }, 5);
+  });
+  latencies.sort((a, b) => a - b);
+  const span = lastDelivery - firstSent;
+  out({
+    done: true, clients, welcomed, expected: target, delivered,
+    span_ms: span, rate: delivered && span > 0 ? (delivered * 1000) / span : 0,
+    p50: pct(latencies, 50), p99: pct(latencies, 99), p999: pct(latencies, 99.9), max: pct(latencies, 100),
+    min_per_client: perClient.length ? Math.min(...perClient) : 0,
+    max_per_client: perClient.length ? Math.max(...perClient) : 0,
+    receiving_clients: perClient.filter((n) => n > 0).length,
+  });
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });

@@ -1,0 +1,567 @@
+"""`make bench`: Socket.IO stacks side by side, one command, one table (issue 6).
+
+Stacks, each with its canonical emitter in a separate process, all in the same run:
+  ours        the product as `make run` serves it: daphne + project.asgi, emit() from a process
+  ours-before the same with REALTIME_FASTPATH=0 (python-socketio's own delivery path)
+  socketio    bare python-socketio AsyncServer + AsyncRedisManager on uvicorn
+  node        Node Socket.IO v4 + @socket.io/redis-adapter, @socket.io/redis-emitter
+  flask       Flask-SocketIO, async_mode="threading" (seed 003), Redis message queue
+Optional (--stacks): ours-uvloop (daphne on uvloop: python -m realtime.serve), ours-uvicorn
+(project.asgi on uvicorn + uvloop).
+
+The load client is one Node program (bench/node/load.js, socket.io-client, WebSocket transport),
+pinned with taskset to a different core from the server. Figures (medians of --runs runs):
+fan-out deliveries/s to N clients in one room, worker-emit -> client latency at a fixed rate,
+idle connections held and RSS per connection, progress-tracker overhead for 10,000 reports.
+Every figure is also given as a ratio to Node's.
+
+    .venv/bin/python bench/run.py                    # default: a few minutes
+    .venv/bin/python bench/run.py --runs 5 --events 1000 --events-large 300 --idle 10000 --out /tmp/bench.md
+    .venv/bin/python bench/run.py --stacks ours,node --skip idle,progress
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+BENCH = BASE / "bench"
+NODE_DIR = BENCH / "node"
+sys.path.insert(0, str(BASE))
+
+from tools import embedded_redis  # noqa: E402
+
+PY = sys.executable
+ALL_STACKS = ["ours", "ours-before", "socketio", "node", "flask"]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --- setup -----------------------------------------------------------------------------------------
+
+
+def ensure_dependencies() -> None:
+    """bench/requirements.txt into the venv and bench/node's packages, when missing."""
+    try:
+        import flask_socketio  # noqa: F401
+        import uvloop  # noqa: F401
+    except ImportError:
+        log("installing bench/requirements.txt into the venv")
+        subprocess.run([PY, "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements.txt")], check=True)
+    if not (NODE_DIR / "node_modules" / "socket.io").is_dir():
+        log("npm ci in bench/node")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True)
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    node = subprocess.run(["node", "-v"], capture_output=True, text=True).stdout.strip()
+    load = os.getloadavg()
+    return (
+        f"{os.cpu_count()} cores ({model or platform.processor()}), {mem_gb:.0f} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, Node {node}; load average at start {load[0]:.2f}"
+    )
+
+
+def pinned(cpu: int | None, args: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *args] if cpu is not None and shutil.which("taskset") else args
+
+
+def rss_kb(pid: int) -> int:
+    """RSS of a process and its descendants (uvicorn/daphne are one process; npm is not used)."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)  # polling a starting process: nothing to wait on
+    raise RuntimeError(f"no answer from {url} in {timeout}s")
+
+
+# --- stacks ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    name: str
+    server: subprocess.Popen
+    port: int
+    path: str
+    emitter: list[str]  # argv prefix; EVENTS RATE follow
+    env: dict[str, str]
+    token: str = ""
+    ready_event: str = "ready"
+    event: str = "bench"
+
+    def stop(self) -> None:
+        if self.server.poll() is None:
+            self.server.terminate()
+            try:
+                self.server.wait(10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait(5)
+
+
+@dataclass
+class Env:
+    tmp: Path
+    redis_url: str
+    server_cpu: int | None
+    client_cpu: int | None
+    product_env: dict[str, str] = field(default_factory=dict)
+    alice_token: str = ""
+    alice_room: str = ""
+
+
+def prepare_product(env: Env) -> None:
+    db = env.tmp / "db.sqlite3"
+    env.product_env = dict(
+        os.environ,
+        DEBUG="1",
+        REDIS_URL=env.redis_url,
+        DATABASE_URL=f"sqlite:///{db}",
+        DJANGO_SETTINGS_MODULE="project.settings",
+        REALTIME_VALIDATE_EVENTS="0",
+        LOG_LEVEL="WARNING",
+        JWT_TTL_SECONDS="86400",
+        PYTHONPATH=str(BASE),
+    )
+    env.product_env.pop("DATABASE_NAME_OVERRIDE", None)
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=BASE, env=env.product_env, check=True)
+    subprocess.run([PY, "manage.py", "seed_demo"], cwd=BASE, env=env.product_env, check=True, capture_output=True)
+    code = (
+        "import django; django.setup()\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from accounts.tokens import issue_jwt\n"
+        "u = get_user_model().objects.get(username='alice')\n"
+        "print(u.pk); print(issue_jwt(user=u))\n"
+    )
+    out = subprocess.run([PY, "-c", code], cwd=BASE, env=env.product_env, check=True, capture_output=True, text=True)
+    user_id, token = out.stdout.split()[-2:]
+    env.alice_token, env.alice_room = token, f"user:{user_id}"
+
+
+def start_stack(name: str, env: Env) -> Stack:
+    port = embedded_redis.free_port()
+    base_env = dict(os.environ, REDIS_URL=env.redis_url, PYTHONUNBUFFERED="1")
+    logf = open(env.tmp / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
+    if name.startswith("ours"):
+        senv = dict(
+            env.product_env,
+            SOCKETIO_ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
+            REALTIME_FASTPATH="0" if name == "ours-before" else "1",
+        )
+        if name == "ours-uvicorn":
+            argv = [PY, "-m", "uvicorn", "--loop", "uvloop", "--ws", "auto", "--log-level", "warning"]
+            argv += ["--host", "127.0.0.1", "--port", str(port), "project.asgi:application"]
+        elif name == "ours-uvloop":  # daphne on uvloop (python -m realtime.serve)
+            argv = [PY, "-m", "realtime.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
+        else:
+            argv = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
+        proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BASE, env=senv, stdout=logf, stderr=logf)
+        emitter = [PY, str(BENCH / "emitters.py"), "product", env.redis_url]
+        stack = Stack(name, proc, port, "/socket.io/", emitter, senv, env.alice_token, "connected", "test_event")
+        stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        return stack
+    if name == "socketio":
+        argv = [PY, "-m", "uvicorn", "--app-dir", str(BENCH), "--log-level", "warning", "--port", str(port)]
+        argv += ["bare_socketio_app:app"]
+        emitter = [PY, str(BENCH / "emitters.py"), "socketio", env.redis_url]
+    elif name == "node":
+        argv = ["node", str(NODE_DIR / "server.js"), str(port), env.redis_url]
+        emitter = ["node", str(NODE_DIR / "emitter.js"), env.redis_url]
+    elif name == "flask":
+        argv = [PY, str(BENCH / "flask_threading_app.py"), str(port), env.redis_url]
+        emitter = [PY, str(BENCH / "emitters.py"), "flask", env.redis_url]
+    else:
+        raise SystemExit(f"unknown stack {name!r}")
+    proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BENCH, env=base_env, stdout=logf, stderr=logf)
+    stack = Stack(name, proc, port, "/socket.io/", emitter, base_env)
+    wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
+    return stack
+
+
+def run_emitter(stack: Stack, events: int, rate: float) -> None:
+    argv = [*stack.emitter, str(events), str(rate)]
+    if stack.name.startswith("ours"):
+        argv.append(stack.emitter_room)  # type: ignore[attr-defined]
+    env = stack.env
+    subprocess.run(argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL)
+
+
+# --- the load client -------------------------------------------------------------------------------
+
+
+class Load:
+    def __init__(self, stack: Stack, env: Env, clients: int, *, idle: bool = False, quiet_ms: int = 5000) -> None:
+        argv = [
+            "node",
+            os.environ.get("BENCH_LOAD_JS", str(NODE_DIR / "load.js")),
+            "--url",
+            f"http://127.0.0.1:{stack.port}",
+            "--path",
+            stack.path,
+        ]
+        argv += ["--clients", str(clients), "--event", stack.event, "--ready-event", stack.ready_event]
+        argv += ["--quiet", str(quiet_ms)]
+        if stack.token:
+            argv += ["--token", stack.token]
+        if idle:
+            argv.append("--idle")
+        self.proc = subprocess.Popen(
+            pinned(env.client_cpu, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self.hello = self.read()
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"load client exited ({self.proc.wait()})")
+        return json.loads(line)
+
+    def round(self, expect: int, emit: callable) -> dict:
+        self.proc.stdin.write(f"{expect}\n")
+        self.proc.stdin.flush()
+        assert self.read().get("started")
+        emit()
+        return self.read()
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict:
+    load = Load(stack, env, clients)
+    try:
+        if load.hello["ready"] < clients:
+            log(f"{stack.name}: only {load.hello['ready']} of {clients} clients connected")
+        if load.hello["welcomed"] < load.hello["ready"]:
+            log(f"{stack.name}: {load.hello['ready'] - load.hello['welcomed']} connected clients got no greeting")
+        load.round(min(events, 20), lambda: run_emitter(stack, min(events, 20), 0))  # warm-up
+        results = [load.round(events, lambda: run_emitter(stack, events, 0)) for _ in range(runs)]
+    finally:
+        load.close()
+    for r in results:
+        log(
+            f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {r['span_ms']:.0f} ms "
+            f"= {r['rate']:.0f}/s"
+        )
+    return {
+        "rate": median([r["rate"] for r in results]),
+        "lost": max(r["expected"] - r["delivered"] for r in results),
+        "connected": load.hello["ready"],
+        "not_welcomed": load.hello["ready"] - load.hello["welcomed"],
+    }
+
+
+def latency(stack: Stack, env: Env, clients: int, events: int, rate: float, runs: int) -> dict:
+    load = Load(stack, env, clients)
+    try:
+        load.round(10, lambda: run_emitter(stack, 10, 0))
+        results = [load.round(events, lambda: run_emitter(stack, events, rate)) for _ in range(runs)]
+    finally:
+        load.close()
+    for r in results:
+        log(f"{stack.name} latency {rate:.0f} ev/s x {clients}: p50 {r['p50']:.2f} p99 {r['p99']:.2f} ms")
+    return {k: median([r[k] for r in results]) for k in ("p50", "p99", "p999")} | {
+        "lost": max(r["expected"] - r["delivered"] for r in results)
+    }
+
+
+def idle(stack: Stack, env: Env, clients: int) -> dict:
+    before = rss_kb(stack.server.pid)
+    load = Load(stack, env, clients, idle=True)
+    try:
+        held = load.read().get("held", load.hello["ready"])  # still held 2 s later
+        after = rss_kb(stack.server.pid)
+    finally:
+        load.close()
+    log(
+        f"{stack.name} idle: {held} held ({load.hello['connect_ms']} ms to connect), RSS +{(after - before) // 1024} MiB"
+    )
+    return {
+        "held": held,
+        "rss_per_conn_kb": (after - before) / held if held else None,
+        "connect_ms": load.hello["connect_ms"],
+        "rss_mb": after / 1024,
+    }
+
+
+PROGRESS_CODE = """
+import time, django
+django.setup()
+from django.db import connection
+from jobs.models import JobRecord
+from jobs.progress import ProgressTracker
+from realtime.emit import emit
+n = {n}
+def work(i):
+    return sum(range(50))
+rec = JobRecord.objects.create(kind="bench")
+rec.status = "running"; rec.save()
+t0 = time.perf_counter()
+for i in range(n): work(i)
+bare = time.perf_counter() - t0
+tracker = ProgressTracker(str(rec.pk))
+t0 = time.perf_counter()
+for i in range(n):
+    work(i); tracker.set_progress(i * 100 / n, "step")
+tracker.flush()
+tracked = time.perf_counter() - t0
+t0 = time.perf_counter()
+for i in range(n):
+    work(i); emit("test_event", {{"n": i, "text": "step", "source": "bench"}}, room="job:" + str(rec.pk))
+naive = time.perf_counter() - t0
+print({{"bare": bare, "tracked": tracked, "naive": naive, "sent": tracker._throttle.sent}})
+"""
+
+
+def progress(env: Env, reports: int) -> dict:
+    out = subprocess.run(
+        [PY, "-c", PROGRESS_CODE.format(n=reports)], cwd=BASE, env=env.product_env, capture_output=True, text=True
+    )
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    import ast
+
+    r = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    node = subprocess.run(
+        ["node", str(NODE_DIR / "emitter.js"), env.redis_url, str(reports), "0"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    node_s = json.loads(node.stdout.strip().splitlines()[-1])["elapsed_ms"] / 1000
+    log(f"progress x{reports}: tracker +{(r['tracked'] - r['bare']) * 1000:.1f} ms, naive emit {r['naive']:.2f} s")
+    return r | {"node_emitter_s": node_s}
+
+
+# --- the table -------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, spec: str = ".0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def ratio(value: float | None, node: float | None) -> str:
+    return "" if value is None or not node else f" ({value / node:.2f}x)"
+
+
+def table(results: dict[str, dict], opts: argparse.Namespace) -> str:
+    stacks = [s for s in opts.stacks if s in results]
+    node = results.get("node", {})
+    lines = ["| figure | " + " | ".join(stacks) + " |", "|---|" + "---|" * len(stacks)]
+    for n in [] if "fanout" in opts.skip else opts.clients:
+        row = []
+        for s in stacks:
+            r = results[s].get(f"fanout{n}")
+            v = r and r["rate"]
+            lost = f", {r['lost']} lost" if r and r["lost"] > 0 else ""
+            row.append(fmt(v) + ratio(v, (node.get(f"fanout{n}") or {}).get("rate")) + lost)
+        events = opts.events if n < 1000 else opts.events_large
+        lines.append(f"| fan-out deliveries/s, {n} clients x {events} events | " + " | ".join(row) + " |")
+    if "latency" not in opts.skip:
+        for rate in opts.latency_rates:
+            key = f"latency{rate:.0f}"
+            for p in ("p50", "p99", "p999"):
+                row = []
+                for s in stacks:
+                    r = results[s].get(key)
+                    v = r and r[p]
+                    lost = f", {r['lost']} lost" if r and r["lost"] > 0 and p == "p50" else ""
+                    row.append(fmt(v, ".2f") + ratio(v, (node.get(key) or {}).get(p)) + lost)
+                lines.append(
+                    f"| latency {p} ms, {rate:.0f} ev/s x {opts.latency_clients} clients | " + " | ".join(row) + " |"
+                )
+    if "idle" not in opts.skip:
+        row, row2 = [], []
+        for s in stacks:
+            r = results[s].get("idle")
+            row.append(fmt(r and r["held"]) + ratio(r and r["held"], (node.get("idle") or {}).get("held")))
+            v = r and r["rss_per_conn_kb"]
+            row2.append(fmt(v, ".1f") + ratio(v, (node.get("idle") or {}).get("rss_per_conn_kb")))
+        lines.append(f"| idle connections held (of {opts.idle}), one process | " + " | ".join(row) + " |")
+        lines.append("| RSS per idle connection, KiB | " + " | ".join(row2) + " |")
+    return "\n".join(lines)
+
+
+def progress_table(r: dict, reports: int) -> str:
+    overhead = r["tracked"] - r["bare"]
+    return "\n".join(
+        [
+            f"| progress, job reporting {reports:,} times | seconds | per report | vs Node emitter |",
+            "|---|---|---|---|",
+            f"| job without reporting | {r['bare']:.3f} | | |",
+            f"| + ProgressTracker (throttled, {r['sent']} sent) | +{overhead:.3f} | "
+            f"{overhead / reports * 1e6:.1f} us | {overhead / r['node_emitter_s']:.2f}x |",
+            f"| + emit() on every report (unthrottled) | +{r['naive'] - r['bare']:.3f} | "
+            f"{(r['naive'] - r['bare']) / reports * 1e6:.1f} us | {(r['naive'] - r['bare']) / r['node_emitter_s']:.2f}x |",
+            f"| Node @socket.io/redis-emitter, {reports:,} emits | {r['node_emitter_s']:.3f} | "
+            f"{r['node_emitter_s'] / reports * 1e6:.1f} us | 1.00x |",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--stacks", default=",".join(ALL_STACKS), help=f"comma list from {ALL_STACKS} + ours-uvloop, ours-uvicorn"
+    )
+    parser.add_argument("--clients", default="100,1000", help="fan-out room sizes")
+    parser.add_argument("--events", type=int, default=500, help="events per fan-out round, rooms under 1,000")
+    parser.add_argument("--events-large", type=int, default=100, help="events per fan-out round, rooms of 1,000+")
+    parser.add_argument("--runs", type=int, default=3, help="rounds per figure (the median is reported)")
+    parser.add_argument(
+        "--latency-rates",
+        default="100,500",
+        help="events/s for the latency figures (500 x 100 clients: half our capacity)",
+    )
+    parser.add_argument("--latency-clients", type=int, default=100)
+    parser.add_argument("--latency-events", type=int, default=500)
+    parser.add_argument("--idle", type=int, default=2000, help="idle connections to open (the target: 10000)")
+    parser.add_argument("--reports", type=int, default=10000, help="progress reports of the tracker job")
+    parser.add_argument("--skip", default="", help="comma list of fanout,latency,idle,progress")
+    parser.add_argument("--server-cpu", type=int, default=None, help="core for servers (default: the first)")
+    parser.add_argument("--client-cpu", type=int, default=None, help="core for the load client (default: last)")
+    parser.add_argument("--out", help="also write the markdown here")
+    opts = parser.parse_args()
+    opts.stacks = [s for s in opts.stacks.split(",") if s]
+    opts.clients = [int(c) for c in opts.clients.split(",") if c]
+    opts.skip = {s for s in opts.skip.split(",") if s}
+    opts.latency_rates = [float(r) for r in opts.latency_rates.split(",") if r]
+    available = cpus()
+    server_cpu = opts.server_cpu if opts.server_cpu is not None else available[0]
+    client_cpu = opts.client_cpu if opts.client_cpu is not None else available[-1]
+    if server_cpu == client_cpu:
+        log("one core only: server and load client share it")
+
+    ensure_dependencies()
+    fd_limit = raise_fd_limit()
+    started = time.monotonic()
+    info = machine()
+    tmp = Path(tempfile.mkdtemp(prefix="rt-bench-"))
+    redis_port = embedded_redis.free_port()
+    redis_proc = embedded_redis.start(redis_port, tmp / "redis", persist=False)
+    env = Env(tmp, f"redis://127.0.0.1:{redis_port}/0", server_cpu, client_cpu)
+    results: dict[str, dict] = {}
+    progress_result = None
+    try:
+        prepare_product(env)
+        for name in opts.stacks:
+            log(f"starting {name}")
+            stack = start_stack(name, env)
+            results[name] = {}
+            try:
+                if "fanout" not in opts.skip:
+                    for n in opts.clients:
+                        events = opts.events if n < 1000 else opts.events_large
+                        results[name][f"fanout{n}"] = fanout(stack, env, n, events, opts.runs)
+                if "latency" not in opts.skip:
+                    for rate in opts.latency_rates:
+                        results[name][f"latency{rate:.0f}"] = latency(
+                            stack, env, opts.latency_clients, opts.latency_events, rate, opts.runs
+                        )
+                if "idle" not in opts.skip and name != "ours-before":
+                    results[name]["idle"] = idle(stack, env, opts.idle)
+            except Exception as exc:  # a stack that fails is reported, the others still run
+                log(f"{name} failed: {exc!r} (log: {tmp / (name + '.log')})")
+            finally:
+                stack.stop()
+        if "progress" not in opts.skip:
+            progress_result = progress(env, opts.reports)
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(10)
+
+    head = (
+        f"Machine: {info}. Server processes pinned to CPU {server_cpu}, the load client (one Node "
+        f"socket.io-client process, WebSocket transport) to CPU {client_cpu}; Redis and emitters unpinned. "
+        f"Medians of {opts.runs} runs; (x) = ratio to Node. fd limit {fd_limit}. "
+        f"Took {time.monotonic() - started:.0f} s.\n\n"
+        f"Command: `{' '.join([Path(PY).name, 'bench/run.py', *sys.argv[1:]])}`\n"
+    )
+    text = head + "\n" + table(results, opts) + "\n"
+    if progress_result:
+        text += "\n" + progress_table(progress_result, opts.reports) + "\n"
+    print(text)
+    (tmp / "results.json").write_text(json.dumps(results, indent=1))
+    if opts.out:
+        Path(opts.out).write_text(text)
+    log(f"raw results in {tmp / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

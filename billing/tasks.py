@@ -1,0 +1,118 @@
+"""The seed 000 background jobs and how they are enqueued.
+
+Each job fetches its inputs, calls a billing service (one transaction, idempotency key), adds a
+notification in that same transaction when this run made the change, and ends with seed 000's
+completion event to the player's room: `job_application_complete`, `payment_complete` or
+`liabilities_offset_complete`, in the success or the error shape. A rerun (RQ retry after a
+crash, a double submit) moves no money and sends the same answer again.
+
+Jobs go on `settings.BILLING_QUEUE` (default "default"), JSON-serialised, enqueued after commit,
+with an explicit timeout and an immediate retry: a crashed run is found by the reaper first, and
+a retry is harmless because of the idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+
+from billing import bank, careers, testhooks
+from billing.outcomes import Outcome
+from notifications.models import Notification
+from notifications.services import notify
+from realtime.emit import emit, user_room
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_SECONDS = 60
+MAX_RETRIES = 3
+
+
+def queue_name() -> str:
+    return getattr(settings, "BILLING_QUEUE", "default")
+
+
+class EnqueueError(RuntimeError):
+    """The job queue (Redis) could not take the job."""
+
+
+def enqueue(func_path: str, *, kwargs: dict[str, Any], queue: Queue | None = None) -> None:
+    """Enqueue after the current transaction commits (right away outside one, where a Redis
+    failure raises EnqueueError to the caller)."""
+    q = queue if queue is not None else django_rq.get_queue(queue_name())
+
+    def send() -> None:
+        try:
+            job = q.enqueue(
+                func_path,
+                kwargs=kwargs,
+                job_timeout=JOB_TIMEOUT_SECONDS,
+                retry=Retry(max=MAX_RETRIES),
+                description=func_path.rsplit(".", 1)[-1],
+            )
+        except RedisError as exc:
+            log.error("billing job not enqueued %s queue=%s: %s", func_path, q.name, exc.__class__.__name__)
+            raise EnqueueError(f"could not enqueue {func_path}") from exc
+        log.info("billing job enqueued %s id=%s queue=%s", func_path, job.id, q.name)
+
+    transaction.on_commit(send)
+
+
+def _finish(event: str, user_id: int, outcome: Outcome) -> Outcome:
+    username = get_user_model().objects.values_list("username", flat=True).get(pk=user_id)
+    emit(event, outcome.event(username), room=user_room(user_id))
+    log.info("%s user=%s ok=%s error=%s", event, user_id, outcome.ok, outcome.error or "-")
+    return outcome
+
+
+def _as_result(outcome: Outcome) -> dict[str, Any]:
+    return {"ok": outcome.ok, "error": outcome.error, "payload": outcome.payload}
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def make_payment(*, user_id: int, amount: str, payee: str, description: str = "", idempotency_key: str) -> dict:
+    with transaction.atomic():
+        outcome = bank.pay(
+            user_id=user_id,
+            amount=Decimal(amount),
+            payee=payee,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+        if outcome.created:
+            notify(user_id=user_id, title="Payment sent", message=outcome.message, kind=Notification.Type.BILLING)
+        testhooks.checkpoint("payment:before_commit", key=idempotency_key)
+    testhooks.checkpoint("payment:after_commit", key=idempotency_key)
+    return _as_result(_finish("payment_complete", user_id, outcome))
+
+
+def offset_liability(*, user_id: int, liability_id: int, amount: str | None, idempotency_key: str) -> dict:
+    with transaction.atomic():
+        outcome = bank.offset_liability(
+            user_id=user_id,
+            liability_id=liability_id,
+            amount=Decimal(amount) if amount is not None else None,
+            idempotency_key=idempotency_key,
+        )
+        if outcome.created:
+            notify(user_id=user_id, title="Liability offset", message=outcome.message, kind=Notification.Type.BILLING)
+    return _as_result(_finish("liabilities_offset_complete", user_id, outcome))
+
+
+def decide_application(*, application_id: int, user_id: int) -> dict:
+    with transaction.atomic():
+        outcome = careers.decide(application_id=application_id)
+        if outcome.created:
+            title = "You're hired" if outcome.ok else "Application not successful"
+            notify(user_id=user_id, title=title, message=outcome.message, kind=Notification.Type.JOB)
+    return _as_result(_finish("job_application_complete", user_id, outcome))

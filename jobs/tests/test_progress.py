@@ -1,0 +1,40 @@
+"""The progress tracker throttles, delivers the latest value, and never throttles completion."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.models import JobRecord
+from jobs.progress import ProgressTracker
+from realtime.emit import project_room
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_throttles_but_delivers_the_latest_progress_and_the_completion(world, connect):
+    bob = connect(world.token(world.bob))
+    bob.call("subscribe_project", {"project_id": world.apollo.pk})
+    record = JobRecord.objects.create(kind="test", project=world.apollo, status=JobRecord.Status.RUNNING)
+    tracker = ProgressTracker(record.pk, min_interval=0.3)
+    for pct in range(1, 51):
+        tracker.set_progress(pct, f"at {pct}")
+    latest = bob.wait_for("agent_progress", lambda d: d["progress"] == 50.0, timeout=5)
+    assert latest["message"] == "at 50"
+    tracker.increment_progress(10, "sixty")
+    tracker.mark_complete("done", result={"ok": True})
+    bob.wait_for("agent_status", lambda d: d["status"] == "success", timeout=5)
+    progress = [d["progress"] for d in bob.received("agent_progress")]
+    assert progress[0] == 1.0 and progress[-1] in (50.0, 60.0)
+    assert len(progress) <= 3  # 50 updates became at most three events
+    record.refresh_from_db()
+    assert (record.status, record.progress, record.message, record.result) == ("success", 100.0, "done", {"ok": True})
+    assert all(d["_meta"]["room"] == project_room(world.apollo.pk) for d in bob.received("agent_progress"))
+
+
+def test_progress_is_clamped_to_0_100(world):
+    record = JobRecord.objects.create(kind="test", project=world.apollo, status=JobRecord.Status.RUNNING)
+    tracker = ProgressTracker(record.pk, min_interval=0)
+    tracker.set_progress(250)
+    assert JobRecord.objects.get(pk=record.pk).progress == 100.0
+    tracker.set_progress(-5)
+    assert JobRecord.objects.get(pk=record.pk).progress == 0.0

@@ -1,0 +1,37 @@
+"""Client events of the /notifications namespace (registered in NotificationsConfig.ready)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from notifications import services
+from realtime import handlers
+from realtime.auth import Identity
+
+NAMESPACE = services.NAMESPACE
+
+
+def parse_id(raw: Any) -> int:
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not text.isdigit() or len(text) > 18:
+        raise handlers.EventError("invalid_payload", "notification_id must be a notification's numeric id")
+    return int(text)
+
+
+@handlers.on("notification_read", namespace=NAMESPACE)
+async def notification_read(identity: Identity, data: dict[str, Any]) -> dict[str, Any]:
+    notification_id = parse_id(data["notification_id"])
+    try:
+        await sync_to_async(services.mark_read)(user_id=identity.user_id, notification_id=notification_id)
+    except services.NotificationNotFound:
+        raise handlers.EventError("not_found", f"no notification {notification_id} of yours") from None
+    return {"notification_id": notification_id}
+
+
+@handlers.on("notifications_unread", namespace=NAMESPACE)
+async def notifications_unread(identity: Identity, data: dict[str, Any]) -> dict[str, Any]:
+    """What a client that was away asks for after connecting: its unread notifications, oldest first."""
+    found = await sync_to_async(services.unread_for)(identity.user_id, limit=data.get("limit", 100))
+    return {"notifications": [n.as_state() for n in found]}

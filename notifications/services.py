@@ -1,0 +1,62 @@
+"""Writes for notifications: create (and announce after commit), mark read (owner only)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Notification
+from realtime.emit import emit, user_room
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/notifications"
+
+
+class NotificationNotFound(Exception):
+    """No such notification, or it belongs to someone else (the two are not told apart)."""
+
+
+def notify(*, user_id: int, title: str, message: str, kind: str = Notification.Type.INFO) -> Notification:
+    """Store a notification for the user and send `notification:new` to their room after commit."""
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            user_id=user_id, title=title[:200], message=message[:2000], type=kind
+        )
+        emit("notification:new", notification.as_event(), room=user_room(user_id), namespace=NAMESPACE)
+    log.info("notification created id=%s user=%s type=%s", notification.pk, user_id, kind)
+    return notification
+
+
+def notify_many(*, user_ids: Iterable[int], title: str, message: str, kind: str = Notification.Type.INFO) -> int:
+    with transaction.atomic():
+        count = 0
+        for user_id in user_ids:
+            notify(user_id=user_id, title=title, message=message, kind=kind)
+            count += 1
+    return count
+
+
+def mark_read(*, user_id: int, notification_id: int) -> Notification:
+    """Mark the user's notification read (again is fine) and confirm to all their connections."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().filter(pk=notification_id, user_id=user_id).first()
+        if notification is None:
+            raise NotificationNotFound(notification_id)
+        if notification.read_at is None:
+            notification.read_at = timezone.now()
+            notification.save(update_fields=["read_at"])
+        emit(
+            "notification_read_confirmed",
+            {"notification_id": notification.pk},
+            room=user_room(user_id),
+            namespace=NAMESPACE,
+        )
+    return notification
+
+
+def unread_for(user_id: int, *, limit: int = 100) -> list[Notification]:
+    return list(Notification.objects.filter(user_id=user_id, read_at__isnull=True).order_by("created_at", "id")[:limit])

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    name = "ops"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from ops import errorlog
+
+        if getattr(settings, "OPS_RECENT_ERRORS", True):
+            errorlog.install()

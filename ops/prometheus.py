@@ -1,0 +1,121 @@
+"""/metrics in Prometheus' text format, built from the same numbers as stats.collect().
+
+Per-process counters carry a `process` label (a restarted process starts from zero and
+Prometheus sees a counter reset on that series, as it should). Job durations and outcomes come
+from the JobRecord table (the truth, whichever worker ran the job) as a histogram."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from jobs.models import JobRecord
+from ops import stats
+from realtime.redis import sync_client
+
+JOB_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)
+
+# process counter name -> (metric name, help)
+PROCESS_COUNTERS = {
+    "connections": ("realtime_connections_opened", "Socket.IO connections accepted"),
+    "connections_refused": ("realtime_connections_refused", "Socket.IO connections refused (auth)"),
+    "disconnections": ("realtime_disconnections", "Socket.IO disconnections"),
+    "deliveries": ("realtime_deliveries", "Room events delivered to local clients"),
+    "events_received": ("realtime_events_received", "Room events received from Redis pub/sub"),
+    "replayed": ("realtime_replayed_events", "Events replayed from the replay log on (re)join"),
+    "resyncs": ("realtime_resyncs", "resync_required sent (replay log did not cover the gap)"),
+    "duplicates_dropped": ("realtime_duplicates_dropped", "Live events dropped as already replayed"),
+    "rate_limited": ("realtime_rate_limited_events", "Client events refused by the rate limit"),
+    "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
+    "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
+}
+
+
+class StatsCollector:
+    def collect(self) -> Iterator[Metric]:
+        redis = sync_client()
+        processes = stats.live_processes(redis)
+        yield from _connections(processes)
+        yield from _process_counters(processes)
+        emits = CounterMetricFamily("realtime_emits", "Events published, all processes", labels=["event"])
+        for event, count in stats.emits_by_event(redis).items():
+            emits.add_metric([event], count)
+        yield emits
+        yield GaugeMetricFamily(
+            "realtime_events_per_second", "Events published per second (10 s average)", stats.events_per_second(redis)
+        )
+        yield from _queues()
+        yield from _jobs()
+
+
+def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
+    conns = GaugeMetricFamily("realtime_connections", "Open connections", labels=["process", "namespace"])
+    rooms = GaugeMetricFamily("realtime_rooms", "Rooms with local members", labels=["process"])
+    for proc in processes:
+        for namespace, count in proc["connections"].items():
+            conns.add_metric([proc["process"], namespace], count)
+        rooms.add_metric([proc["process"]], len(proc["rooms"]))
+    yield conns
+    yield rooms
+    yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
+
+
+def _process_counters(processes: list[dict[str, Any]]) -> Iterator[Metric]:
+    for key, (name, help_text) in PROCESS_COUNTERS.items():
+        family = CounterMetricFamily(name, help_text, labels=["process"])
+        for proc in processes:
+            family.add_metric([proc["process"]], proc["counters"].get(key, 0))
+        yield family
+
+
+def _queues() -> Iterator[Metric]:
+    depth = GaugeMetricFamily("rq_queue_jobs", "Jobs in an RQ queue or registry", labels=["queue", "state"])
+    workers = GaugeMetricFamily("rq_workers", "RQ workers listening on a queue", labels=["queue"])
+    for queue in stats.queues():
+        for state in ("queued", "started", "failed", "deferred", "scheduled"):
+            depth.add_metric([queue["name"], state], queue[state])
+        workers.add_metric([queue["name"]], queue["workers"])
+    yield depth
+    yield workers
+
+
+def _jobs() -> Iterator[Metric]:
+    by_status = GaugeMetricFamily("jobs_records", "Tracked jobs by kind and status", labels=["kind", "status"])
+    for row in JobRecord.objects.values("kind", "status").annotate(n=Count("pk")).order_by():
+        by_status.add_metric([row["kind"], row["status"]], row["n"])
+    yield by_status
+    duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    aggregates: dict[str, Any] = {"n": Count("pk"), "total": Sum(duration)}
+    for i, bound in enumerate(JOB_DURATION_BUCKETS):
+        aggregates[f"le{i}"] = Count("pk", filter=Q(d__lte=_seconds(bound)))
+    rows = (
+        JobRecord.objects.filter(status__in=JobRecord.TERMINAL, started_at__isnull=False, finished_at__isnull=False)
+        .annotate(d=duration)
+        .values("kind", "status")
+        .annotate(**aggregates)
+        .order_by()
+    )
+    hist = HistogramMetricFamily(
+        "jobs_duration_seconds", "Run time of finished jobs (started to finished)", labels=["kind", "outcome"]
+    )
+    for row in rows:
+        buckets = [(str(b), row[f"le{i}"]) for i, b in enumerate(JOB_DURATION_BUCKETS)] + [("+Inf", row["n"])]
+        total = row["total"].total_seconds() if row["total"] else 0.0
+        hist.add_metric([row["kind"], row["status"]], buckets, total)
+    yield hist
+
+
+def _seconds(value: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def render() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector())
+    return generate_latest(registry)

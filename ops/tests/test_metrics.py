@@ -1,0 +1,95 @@
+"""/metrics is scraped like Prometheus does it: with the bearer token (METRICS_TOKEN) or a staff
+session; it has connections, emits by event, deliveries, replays, resyncs, rate limits and job
+durations and outcomes."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import start_server
+from realtime.client import RealtimeClient
+from realtime.emit import emit, user_room
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = "scrape-token-for-the-tests-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker):
+    live = start_server(METRICS_TOKEN=TOKEN)
+    yield live
+    live.proc.stop()
+
+
+def scrape(url: str, **kwargs) -> dict[str, list]:
+    r = requests.get(f"{url}/metrics", timeout=10, **kwargs)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/plain")
+    return {f.name: f.samples for f in text_string_to_metric_families(r.text)}
+
+
+def value(samples: list, name: str, **labels: str) -> float:
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+
+def test_it_is_scraped_with_the_token(world, staff, server, rq_worker):
+    from jobs.services import enqueue_tracked
+
+    client = RealtimeClient(server.url, token=world.token(world.bob))
+    client.connect(namespaces=["/", "/notifications"])
+    ops = RealtimeClient(server.url, token=world.token(staff))
+    ops.connect()
+    try:
+        ops.wait_for("connection_status")
+        ops.call("subscribe", {"room": "staff"})
+        client.wait_for("connection_status", namespace="/notifications")
+        record = enqueue_tracked(
+            "jobs.tasks.demo_job", kind="metrics-demo", user=world.bob, kwargs={"steps": 2, "step_seconds": 0}
+        )
+        client.wait_for(
+            "agent_status", lambda d: d["job_id"] == str(record.pk) and d["status"] == "success", timeout=30
+        )
+        emit("test_event", {"n": 1}, room=user_room(world.bob.pk))
+        client.wait_for("test_event")
+        # a returning client that says it saw more than the room has: resync_required
+        client.call("subscribe", {"room": f"project:{world.apollo.pk}", "last_seq": 10**6, "epoch": "x"})
+        client.wait_for("resync_required")
+        # server processes publish their numbers every few seconds: wait until they include the above
+        ops.wait_for(
+            "statistics_update",
+            lambda d: d["counters"].get("resyncs", 0) >= 1 and d["connections_by_namespace"].get("/notifications"),
+            timeout=20,
+        )
+
+        metrics = scrape(server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+        conns = metrics["realtime_connections"]
+        assert value(conns, "realtime_connections", namespace="/") >= 1
+        assert value(conns, "realtime_connections", namespace="/notifications") >= 1
+        assert value(metrics["realtime_emits"], "realtime_emits_total", event="test_event") >= 1
+        assert value(metrics["realtime_deliveries"], "realtime_deliveries_total") >= 1
+        assert value(metrics["realtime_resyncs"], "realtime_resyncs_total") >= 1
+        for name in ("realtime_replayed_events", "realtime_rate_limited_events", "realtime_emit_failures"):
+            assert name in metrics
+        assert value(metrics["rq_workers"], "rq_workers", queue="default") >= 1
+        assert value(metrics["jobs_records"], "jobs_records", kind="metrics-demo", status="success") == 1
+        hist = metrics["jobs_duration_seconds"]
+        assert value(hist, "jobs_duration_seconds_count", kind="metrics-demo", outcome="success") == 1
+        assert value(hist, "jobs_duration_seconds_bucket", kind="metrics-demo", outcome="success", le="+Inf") == 1
+    finally:
+        client.disconnect()
+        ops.disconnect()
+
+
+def test_it_is_scraped_with_a_staff_session(staff, browser, server):
+    metrics = scrape(server.url, cookies={"sessionid": browser(staff).cookies["sessionid"]})
+    assert "realtime_events_per_second" in metrics
+
+
+def test_it_refuses_without_the_token_or_staff(world, browser, server):
+    assert requests.get(f"{server.url}/metrics", timeout=10).status_code == 401
+    wrong = requests.get(f"{server.url}/metrics", headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 403
+    assert browser(world.bob).get(f"{server.url}/metrics", timeout=10).status_code == 403

@@ -1,0 +1,46 @@
+"""ASGI entry point: a Channels ProtocolTypeRouter.
+
+`/socket.io/` and `/ws/socket.io/` (HTTP long-polling and WebSocket) go to the python-socketio
+server, behind Channels' cookie/session/auth middleware so a logged-in browser is known on
+connect. Other WebSocket paths go to Channels consumers; all other HTTP goes to Django."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_http = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from project.routing import websocket_urlpatterns  # noqa: E402
+from realtime.server import match  # noqa: E402
+
+
+async def _socketio(scope, receive, send):
+    return await match(scope["path"])(scope, receive, send)
+
+
+socketio_endpoint = AuthMiddlewareStack(_socketio)
+
+
+class SocketIODispatch:
+    """Socket.IO paths to the Socket.IO server (with session auth), everything else to `fallback`."""
+
+    def __init__(self, fallback) -> None:
+        self.fallback = fallback
+
+    async def __call__(self, scope, receive, send):
+        if match(scope.get("path", "")) is not None:
+            return await socketio_endpoint(scope, receive, send)
+        return await self.fallback(scope, receive, send)
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": SocketIODispatch(django_http),
+        "websocket": SocketIODispatch(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

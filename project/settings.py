@@ -1,0 +1,224 @@
+"""Settings, 12-factor: every value comes from the environment (see README, Configuration).
+
+Bad values fail loudly at start-up (django-environ raises ImproperlyConfigured), and the few
+values that are unsafe in production have no silent default there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdef"
+SECRET_KEY: str = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_rq",
+    "accounts",
+    "realtime",
+    "jobs",
+    "automation",
+    "billing",
+    "notifications",
+    "ops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Test harness only: the suite's server and worker processes use the test database by name.
+if env.str("DATABASE_NAME_OVERRIDE", default=""):
+    DATABASES["default"]["NAME"] = env.str("DATABASE_NAME_OVERRIDE")
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the test suite's server and worker processes share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{env.str('TEST_DB_TAG', default='main')}.sqlite3")}
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/runs/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# The Socket.IO browser client comes from the npm registry (`npm ci`), never from a CDN.
+_SOCKETIO_CLIENT_DIST = BASE_DIR / "node_modules" / "socket.io-client" / "dist"
+if _SOCKETIO_CLIENT_DIST.is_dir():
+    STATICFILES_DIRS.append(("vendor/socket.io-client", _SOCKETIO_CLIENT_DIST))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Redis: one URL for Socket.IO pub/sub, the replay log, RQ and the Channels layer -----------
+REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# The Channels layer is bridged: group_send to a room group (user.5 <-> user:5) also reaches the
+# Socket.IO clients in that room, through realtime's emit (realtime/bridge.py).
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "realtime.bridge.RealtimeChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+# --- Realtime (Socket.IO) -------------------------------------------------------------------------
+SOCKETIO_ALLOWED_ORIGINS: list[str] = env.list(
+    "SOCKETIO_ALLOWED_ORIGINS",
+    default=["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else [],
+)
+if not SOCKETIO_ALLOWED_ORIGINS or "*" in SOCKETIO_ALLOWED_ORIGINS:
+    # [] would turn python-engineio's origin check off and '*' allows every site.
+    raise ImproperlyConfigured("SOCKETIO_ALLOWED_ORIGINS must list the allowed origins explicitly")
+SOCKETIO_MAX_HTTP_BUFFER_SIZE: int = env.int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", default=64 * 1024)
+SOCKETIO_CHANNEL: str = env.str("SOCKETIO_CHANNEL", default="realtime")
+SOCKETIO_PING_INTERVAL: int = env.int("SOCKETIO_PING_INTERVAL", default=25)
+SOCKETIO_PING_TIMEOUT: int = env.int("SOCKETIO_PING_TIMEOUT", default=20)
+# Token bucket per connection for client-to-server events.
+SOCKETIO_RATE_LIMIT_PER_SECOND: float = env.float("SOCKETIO_RATE_LIMIT_PER_SECOND", default=20.0)
+SOCKETIO_RATE_LIMIT_BURST: int = env.int("SOCKETIO_RATE_LIMIT_BURST", default=40)
+# Replay log: per-room Redis stream, bounded by length and by age.
+REPLAY_LOG_MAXLEN: int = env.int("REPLAY_LOG_MAXLEN", default=1000)
+REPLAY_LOG_MAX_AGE_SECONDS: int = env.int("REPLAY_LOG_MAX_AGE_SECONDS", default=24 * 3600)
+# Validate every emitted payload against realtime/contract/events.json (always on in tests).
+REALTIME_VALIDATE_EVENTS: bool = env.bool("REALTIME_VALIDATE_EVENTS", default=DEBUG)
+PROGRESS_MIN_INTERVAL_SECONDS: float = env.float("PROGRESS_MIN_INTERVAL_SECONDS", default=0.5)
+# Global emit counters in Redis (events published per event name, from every process).
+REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
+# The Socket.IO Admin UI (python-socketio's instrument()): off unless enabled with credentials.
+SOCKETIO_ADMIN_ENABLED: bool = env.bool("SOCKETIO_ADMIN_ENABLED", default=False)
+SOCKETIO_ADMIN_USERNAME: str = env.str("SOCKETIO_ADMIN_USERNAME", default="")
+SOCKETIO_ADMIN_PASSWORD: str = env.str("SOCKETIO_ADMIN_PASSWORD", default="")
+
+# --- Automation and provisioning ---------------------------------------------------------------------
+AUTOMATION_MAX_TICKERS: int = env.int("AUTOMATION_MAX_TICKERS", default=25)
+AUTOMATION_RUN_RETRIES: int = env.int("AUTOMATION_RUN_RETRIES", default=1)
+AUTOMATION_SWEEP_GRACE_SECONDS: int = env.int("AUTOMATION_SWEEP_GRACE_SECONDS", default=60)
+PROVISIONING_BASE_DOMAIN: str = env.str("PROVISIONING_BASE_DOMAIN", default="erp.example.com")
+
+# --- Ops ------------------------------------------------------------------------------------------
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")  # Bearer token for /metrics (or a staff session)
+OPS_STATS_INTERVAL_SECONDS: float = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0)
+OPS_PROCESS_INTERVAL_SECONDS: float = env.float("OPS_PROCESS_INTERVAL_SECONDS", default=2.0)
+
+# --- Auth tokens ----------------------------------------------------------------------------------
+JWT_SECRET: str = env.str("JWT_SECRET", default=SECRET_KEY)
+JWT_ALGORITHM = "HS256"  # pinned: never taken from the token
+JWT_AUDIENCE: str = env.str("JWT_AUDIENCE", default="realtime-clients")
+JWT_ISSUER: str = env.str("JWT_ISSUER", default="realtime-server")
+JWT_TTL_SECONDS: int = env.int("JWT_TTL_SECONDS", default=3600)
+
+# --- RQ -------------------------------------------------------------------------------------------
+RQ_DEFAULT_TIMEOUT: int = env.int("RQ_DEFAULT_TIMEOUT", default=600)
+RQ_MAX_RETRIES: int = env.int("RQ_MAX_RETRIES", default=2)
+RQ_QUEUES = {
+    "default": {
+        "URL": REDIS_URL,
+        "DEFAULT_TIMEOUT": RQ_DEFAULT_TIMEOUT,
+        "SERIALIZER": "rq.serializers.JSONSerializer",
+    },
+}
+# A tracked job whose RQ job vanished from Redis is failed after this long (jobs/reaper.py).
+JOBS_LOST_GRACE_SECONDS: int = env.int("JOBS_LOST_GRACE_SECONDS", default=60)
+RQ = {
+    "COMMIT_MODE": "on_db_commit",
+    "WORKER_CLASS": "jobs.worker.TrackingWorker",
+}
+
+# --- Production hardening (`manage.py check --deploy`) -------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE: bool = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE: bool = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Production (DEBUG off) is HTTPS only: redirect, and HSTS for a year, each switchable by the
+# environment. TLS ends at the load balancer, which sets X-Forwarded-Proto (docs/scaling.md);
+# /healthz answers over plain HTTP for its health checks.
+SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD: bool = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "engineio": {"level": "WARNING"},
+        "socketio": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        "realtime.events": {"level": env.str("LOG_EVENTS_LEVEL", default="INFO")},
+    },
+}

@@ -1,0 +1,96 @@
+"""Who is connecting: a JWT in `auth.token`, an API token in `?token=`, or the Django session.
+
+Every refusal carries a machine-readable code and a message the client can show."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.contrib.auth import get_user_model
+
+from accounts.models import ApiToken, hash_api_token
+from accounts.tokens import TokenError, decode_jwt
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def as_error(self) -> dict[str, str]:
+        return {"message": str(self), "code": self.code}
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: int
+    username: str
+    tenant_id: int | None
+    is_staff: bool
+    via: str  # "jwt", "api_token" or "session"
+    expires_at: float | None = None  # JWTs only: the connection is closed then
+
+
+async def _user_identity(user_id: int, via: str, expires_at: float | None = None) -> Identity:
+    user = await get_user_model().objects.select_related("profile").filter(pk=user_id, is_active=True).afirst()
+    if user is None:
+        raise Refused("unknown_user", "the token's user does not exist or is disabled")
+    profile = getattr(user, "profile", None)
+    return Identity(
+        user_id=user.pk,
+        username=user.get_username(),
+        tenant_id=profile.tenant_id if profile else None,
+        is_staff=user.is_staff,
+        via=via,
+        expires_at=expires_at,
+    )
+
+
+def _query_token(environ: dict[str, Any]) -> str | None:
+    values = parse_qs(environ.get("QUERY_STRING", "")).get("token")
+    return values[0] if values else None
+
+
+async def identify(environ: dict[str, Any], auth: Any) -> Identity:
+    if auth is not None and not isinstance(auth, dict):
+        raise Refused("invalid_auth", "auth must be an object")
+    token = (auth or {}).get("token")
+    if token is not None:
+        return await _from_jwt(token)
+    query_token = _query_token(environ)
+    if query_token:
+        if query_token.count(".") == 2:  # a JWT passed in the query string
+            return await _from_jwt(query_token)
+        return await _from_api_token(query_token)
+    scope = environ.get("asgi.scope") or {}
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return await _user_identity(user.pk, "session")
+    raise Refused("unauthenticated", "authentication required: send auth.token, ?token= or a session cookie")
+
+
+async def _from_jwt(token: Any) -> Identity:
+    if not isinstance(token, str):
+        raise Refused("invalid_token", "auth.token must be a string")
+    try:
+        claims = decode_jwt(token)
+    except TokenError as exc:
+        raise Refused(exc.code, str(exc)) from exc
+    identity = await _user_identity(claims.user_id, "jwt", claims.expires_at)
+    if claims.tenant_id is not None and claims.tenant_id != identity.tenant_id:
+        raise Refused("invalid_token", "token tenant does not match the user's tenant")
+    return identity
+
+
+async def _from_api_token(raw: str) -> Identity:
+    if len(raw) > 200:
+        raise Refused("invalid_token", "API token is too long")
+    token = await ApiToken.objects.filter(key_hash=hash_api_token(raw), revoked_at__isnull=True).afirst()
+    if token is None:
+        raise Refused("invalid_token", "unknown or revoked API token")
+    return await _user_identity(token.user_id, "api_token")

@@ -1,0 +1,110 @@
+"""The event contract (contract/events.json): lookup and payload validation.
+
+Every server-to-client payload is checked here before it is published when
+REALTIME_VALIDATE_EVENTS is on (always in tests), and every client-to-server payload is
+checked before a handler sees it, so a handler never deals with a wrong type.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+CONTRACT_PATH = Path(__file__).with_name("contract") / "events.json"
+
+
+class ContractError(ValueError):
+    """An event is unknown in its namespace, or its payload does not match the contract."""
+
+    def __init__(self, message: str, code: str = "invalid_payload") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    namespaces: tuple[str, ...]
+    direction: str
+    rooms: tuple[str, ...] = ()
+    target: str = "room"
+    ack: bool = False
+    schema: dict = field(default_factory=dict, compare=False)
+
+    @functools.cached_property
+    def validator(self) -> Draft202012Validator:
+        return Draft202012Validator(self.schema, format_checker=FormatChecker())
+
+
+@functools.cache
+def load() -> dict[str, Any]:
+    return json.loads(CONTRACT_PATH.read_text())
+
+
+@functools.cache
+def _index() -> dict[tuple[str, str, str], EventSpec]:
+    index = {}
+    for raw in load()["events"]:
+        spec = EventSpec(
+            name=raw["name"],
+            namespaces=tuple(raw["namespaces"]),
+            direction=raw["direction"],
+            rooms=tuple(raw.get("rooms", ())),
+            target=raw.get("target", "room"),
+            ack=raw.get("ack", False),
+            schema=raw["schema"],
+        )
+        for ns in spec.namespaces:
+            index[(spec.direction, ns, spec.name)] = spec
+    return index
+
+
+def namespaces() -> list[str]:
+    return list(load()["namespaces"])
+
+
+def namespace_aliases() -> dict[str, str]:
+    """Extra namespaces clients may connect to, each served as the namespace it aliases."""
+    return dict(load().get("namespace_aliases", {}))
+
+
+def canonical_namespace(namespace: str) -> str:
+    return namespace_aliases().get(namespace, namespace)
+
+
+def meta_field() -> str:
+    return load()["meta_field"]
+
+
+def spec_for(event: str, *, direction: str, namespace: str | None = None) -> EventSpec:
+    """The spec of `event`; without a namespace, the event must live in exactly one, or in `/`."""
+    index = _index()
+    if namespace is not None:
+        spec = index.get((direction, namespace, event))
+        if spec is None:
+            raise ContractError(f"event {event!r} is not in the contract for namespace {namespace!r}", "unknown_event")
+        return spec
+    found = {s for (d, _, n), s in index.items() if d == direction and n == event}
+    if len(found) == 1 and "/" in next(iter(found)).namespaces:
+        return found.pop()
+    if len(found) != 1 or len(next(iter(found)).namespaces) != 1:
+        raise ContractError(
+            f"event {event!r} is unknown or lives in several namespaces: pass namespace=", "unknown_event"
+        )
+    return found.pop()
+
+
+def validate(spec: EventSpec, payload: Any) -> None:
+    error = next(iter(spec.validator.iter_errors(payload)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "payload"
+        raise ContractError(f"{spec.name}: {where}: {error.message}")
+
+
+def room_kind(room: str) -> str:
+    return room.split(":", 1)[0]

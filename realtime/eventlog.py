@@ -1,0 +1,157 @@
+"""The per-room event log: sequence numbers, epochs, publish-and-log in one atomic step, replay.
+
+One Lua script does, atomically on the Redis server:
+  1. take the room's epoch (created when the room's state is new: after a Redis restart that lost
+     data, or after the state expired) and the next sequence number,
+  2. splice `_meta: {room, seq, epoch}` into the already-encoded payload,
+  3. append the message to the room's bounded stream (entry id `0-<seq>`),
+  4. PUBLISH it on python-socketio's pub/sub channel, in the JSON format its Redis manager reads.
+So an event is never published without being logged, never logged without a sequence number,
+and subscribers see events of a room in sequence order (Redis runs scripts one at a time).
+
+Keys use a hash tag `{ns|room}` so both keys of a room live in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+EMITTER_HOST_ID = "realtime-emitter"
+STATE_TTL_SECONDS = 30 * 24 * 3600
+
+PUBLISH_SCRIPT = """
+local state, log = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', state, 'epoch')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('DEL', log)
+  redis.call('HSET', state, 'epoch', epoch)
+end
+local seq = redis.call('HINCRBY', state, 'seq', 1)
+local msg = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
+redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '0-' .. seq, 'm', msg, 't', ARGV[9])
+redis.call('EXPIRE', log, ARGV[7])
+redis.call('EXPIRE', state, ARGV[8])
+redis.call('PUBLISH', ARGV[1], msg)
+return {seq, epoch}
+"""
+
+
+def _tag(namespace: str, room: str) -> str:
+    return f"{{{namespace}|{room}}}"
+
+
+def state_key(namespace: str, room: str) -> str:
+    return f"rt:state:{_tag(namespace, room)}"
+
+
+def log_key(namespace: str, room: str) -> str:
+    return f"rt:log:{_tag(namespace, room)}"
+
+
+@dataclass(frozen=True)
+class Published:
+    room: str
+    seq: int
+    epoch: str
+
+
+def build_message(*, event: str, payload: dict[str, Any], namespace: str, room: str) -> tuple[str, str, str]:
+    """The pub/sub message as (prefix, middle, suffix): prefix + seq + middle + epoch + suffix.
+
+    The payload is encoded once here (json.dumps fails on anything not JSON, so a bad payload
+    fails where it is emitted, not in a client)."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    head = body[:-1] + ("," if len(body) > 2 else "")
+    meta = '"_meta":{"room":' + json.dumps(room, ensure_ascii=False) + ',"seq":'
+    envelope = (
+        '{"method":"emit","event":'
+        + json.dumps(event, ensure_ascii=False)
+        + ',"namespace":'
+        + json.dumps(namespace)
+        + ',"room":'
+        + json.dumps(room, ensure_ascii=False)
+        + ',"host_id":"'
+        + EMITTER_HOST_ID
+        + '","data":['
+    )
+    return envelope + head + meta, ',"epoch":"', '"}}]}'
+
+
+def script_args(*, event: str, payload: dict[str, Any], namespace: str, room: str) -> tuple[list[str], list[Any]]:
+    prefix, middle, suffix = build_message(event=event, payload=payload, namespace=namespace, room=room)
+    keys = [state_key(namespace, room), log_key(namespace, room)]
+    args = [
+        settings.SOCKETIO_CHANNEL,
+        prefix,
+        middle,
+        suffix,
+        secrets.token_hex(6),
+        settings.REPLAY_LOG_MAXLEN,
+        settings.REPLAY_LOG_MAX_AGE_SECONDS,
+        STATE_TTL_SECONDS,
+        int(time.time() * 1000),
+    ]
+    return keys, args
+
+
+def parse_result(room: str, result: list) -> Published:
+    seq, epoch = result
+    return Published(room=room, seq=int(seq), epoch=epoch.decode() if isinstance(epoch, bytes) else epoch)
+
+
+# --- reading the log (server side, redis.asyncio) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    seq: int
+    epoch: str | None
+
+
+@dataclass(frozen=True)
+class Missed:
+    """What a client that saw up to `since` must get: `messages` in order, or `resync` with a reason."""
+
+    messages: list[dict[str, Any]]
+    resync: str | None
+    head: Position
+
+
+async def read_position(redis, namespace: str, room: str) -> Position:
+    seq, epoch = await redis.hmget(state_key(namespace, room), "seq", "epoch")
+    return Position(int(seq or 0), epoch.decode() if epoch else None)
+
+
+async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: str | None) -> Missed:
+    """Events of the room after `since`. The log must reach back to since+1, in the same epoch,
+    and not be older than the configured age; otherwise the client must resync."""
+    head = await read_position(redis, namespace, room)
+    if head.epoch is None:
+        # Nothing was ever sent to this room (or its state is gone): a client that saw
+        # something must reload; one that saw nothing has nothing to miss.
+        return Missed([], "epoch_changed" if since > 0 else None, head)
+    if epoch is not None and epoch != head.epoch:
+        return Missed([], "epoch_changed", head)
+    if since > head.seq:
+        return Missed([], "ahead_of_server", head)
+    if since == head.seq:
+        return Missed([], None, head)
+    entries = await redis.xrange(log_key(namespace, room), min=f"0-{since + 1}", max="+")
+    if not entries or _seq_of(entries[0][0]) != since + 1:
+        return Missed([], "log_truncated", head)
+    oldest_allowed_ms = (time.time() - settings.REPLAY_LOG_MAX_AGE_SECONDS) * 1000
+    if int(entries[0][1][b"t"]) < oldest_allowed_ms:
+        return Missed([], "log_expired", head)
+    return Missed([json.loads(fields[b"m"]) for _, fields in entries], None, head)
+
+
+def _seq_of(entry_id: bytes | str) -> int:
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(raw.split("-", 1)[1])

@@ -1,0 +1,334 @@
+"""The fast delivery path: room events reach many WebSocket clients at a fraction of the cost.
+
+python-socketio delivers a room event by encoding the packet once, then creating one asyncio
+task per recipient (`_send_eio_packet`) that puts it on the recipient's Engine.IO queue; each
+socket's writer task wakes up through `asyncio.wait_for` (another task per wake-up), encodes the
+Engine.IO packet again and hands it to the ASGI server, which (daphne) goes through Channels'
+session wrapper, daphne's reply dispatch and autobahn's framing, per recipient. Profiled under
+fan-out load that was most of the server's time (see docs/benchmarks.md).
+
+Here, with the same semantics:
+  * `FastDeliveryMixin` (on RealtimeManager): a room event is encoded once per room, into the
+    Socket.IO packet, the Engine.IO packet and the WebSocket frame (an unmasked server frame is
+    the same bytes for every recipient), then delivered to each recipient with a plain function
+    call: no task per delivery, no await.
+  * A recipient whose WebSocket has nothing waiting in its Engine.IO queue gets the frame
+    written straight to its transport (`direct writer`, below); any other recipient (long
+    polling, upgrading, packets already queued, a server we have no direct writer for) gets the
+    packet on its queue, as python-engineio does it. So each connection's packets stay in order:
+    the direct path is taken only when the queue is empty and nothing is in flight.
+  * `FastSocket.poll` waits for the queue with `asyncio.timeout` instead of `wait_for` (no task
+    per wake-up), and guarantees the "queue empty => nothing in flight" rule above: the writer
+    takes packets off the queue and writes them without giving the loop a chance in between.
+  * `FastWebSocket` (the ASGI WebSocket of python-engineio) writes text frames through the direct
+    writer too, so queued packets skip the per-message ASGI dispatch as well.
+
+The direct writer exists for daphne (the server we ship): it finds autobahn's protocol behind
+the ASGI `send` callable (Channels' session wrapper -> daphne's `partial(handle_reply, protocol)`)
+and writes the prepared frame to the transport, which is what autobahn's `sendPreparedMessage`
+does for an uncompressed connection (without its per-frame debug-log formatting), straight to
+the socket when Twisted has nothing buffered for it (`_write_through`). It refuses (and the ASGI path is used) if the connection negotiated
+permessage-deflate (daphne/autobahn refuse it by default), is not open, or has autobahn frames
+queued. Under another ASGI server there is no direct writer and only the first and third
+points apply.
+
+`REALTIME_FASTPATH=0` in the environment turns all of this off (python-socketio's own path), for
+comparison (`make bench` measures both) or if a library upgrade ever disagrees with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import engineio
+import socketio
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from engineio.async_drivers import asgi as eio_asgi
+from engineio.async_socket import AsyncSocket
+from socketio import packet as sio_packet
+
+log = logging.getLogger(__name__)
+
+ENABLED: bool = os.environ.get("REALTIME_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
+
+Writer = Callable[[bytes], bool]
+
+
+def ws_text_frame(text: str) -> bytes:
+    """One unmasked, final WebSocket text frame (RFC 6455 5.2), as a server sends it."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
+class Delivery:
+    """One encoded event: the Engine.IO packet (for queues) and its WebSocket frame, built once."""
+
+    __slots__ = ("eio_pkt", "frame")
+
+    def __init__(self, socketio_text: str) -> None:
+        self.eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, socketio_text)
+        self.frame = ws_text_frame("4" + socketio_text)  # "4": Engine.IO MESSAGE
+
+
+def deliver(socket: AsyncSocket, delivery: Delivery) -> None:
+    """Send one encoded event to one Engine.IO socket, keeping the socket's packets in order."""
+    if socket.closed:
+        return
+    writer: Writer | None = getattr(socket, "direct_writer", None)
+    if writer is not None and socket.upgraded and not socket.upgrading and socket.queue.empty():
+        if writer(delivery.frame):
+            return
+    socket.queue.put_nowait(delivery.eio_pkt)  # the queue is unbounded: never blocks
+
+
+class FastDeliveryMixin:
+    """For an AsyncPubSubManager subclass: room events from the pub/sub channel are delivered
+    with `deliver_local` (encode once, no task per recipient)."""
+
+    async def _handle_emit(self, message: dict) -> None:
+        if not ENABLED or message.get("callback") or message.get("binary"):
+            return await super()._handle_emit(message)
+        data = message["data"]
+        if isinstance(data, list):
+            data = data[0] if len(data) == 1 else tuple(data)
+        await self.deliver_local(
+            message["event"],
+            data,
+            namespace=message.get("namespace") or "/",
+            room=message.get("room"),
+            skip_sid=message.get("skip_sid"),
+        )
+
+    async def deliver_local(
+        self, event: str, data: Any, *, namespace: str, room: str | None = None, skip_sid: Any = None
+    ) -> None:
+        """Like AsyncManager.emit without a callback: to this process's clients in `room`."""
+        if not ENABLED:
+            return await socketio.AsyncManager.emit(
+                self, event, data, namespace=namespace, room=room, skip_sid=skip_sid
+            )
+        if namespace not in self.rooms:
+            return
+        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        if isinstance(encoded, list):  # binary attachments: python-socketio's own path
+            return await socketio.AsyncManager.emit(
+                self, event, data, namespace=namespace, room=room, skip_sid=skip_sid
+            )
+        delivery = Delivery(encoded)
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        sockets = self.server.eio.sockets
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is not None:
+                deliver(socket, delivery)
+
+
+class FastSocket(AsyncSocket):
+    """python-engineio's socket with a writer that wakes up without creating a task."""
+
+    async def poll(self) -> list[eio_packet.Packet]:
+        queue = self.queue
+        if queue.empty():
+            try:
+                async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                    first = await queue.get()
+            except (TimeoutError, asyncio.CancelledError):
+                raise eio_exceptions.QueueEmpty() from None
+        else:
+            first = queue.get_nowait()
+        queue.task_done()
+        if first is None:
+            return []
+        packets = [first]
+        while not queue.empty():
+            pkt = queue.get_nowait()
+            queue.task_done()
+            if pkt is None:
+                queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        return packets
+
+
+class FastWebSocket(eio_asgi.WebSocket):
+    """python-engineio's ASGI WebSocket, with a direct writer when the server allows one."""
+
+    direct: Writer | None = None
+
+    async def __call__(self, environ: dict) -> str:
+        self.asgi_receive = environ["asgi.receive"]
+        self.asgi_send = environ["asgi.send"]
+        await self.asgi_send({"type": "websocket.accept"})
+        socket = getattr(self.handler, "__self__", None)
+        if isinstance(socket, AsyncSocket):
+            if type(socket) is AsyncSocket:
+                # python-engineio builds AsyncSocket itself; FastSocket only changes poll() and
+                # adds no state, so the socket can take that class for the rest of its life.
+                socket.__class__ = FastSocket
+            self.direct = direct_writer(self.asgi_send)
+            socket.direct_writer = self.direct
+        try:
+            await self.handler(self)
+        finally:
+            if isinstance(socket, AsyncSocket):
+                socket.direct_writer = None
+        return ""
+
+    async def send(self, message: str | bytes) -> None:
+        if self.direct is not None:
+            if isinstance(message, str) and self.direct(ws_text_frame(message)):
+                return
+            self.direct.flush()  # what the direct writer holds goes first
+        await super().send(message)
+
+    async def close(self) -> None:
+        if self.direct is not None:
+            self.direct.flush()
+        await super().close()
+
+
+class FastEngineServer(engineio.AsyncServer):
+    """python-engineio's AsyncServer using FastWebSocket for the ASGI WebSocket transport."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.async_mode == "asgi":
+            self._async = {**self._async, "websocket": FastWebSocket}
+
+
+def engine_server_class() -> type[engineio.AsyncServer]:
+    return FastEngineServer if ENABLED else engineio.AsyncServer
+
+
+# --- direct writers --------------------------------------------------------------------------------
+
+
+def _daphne_protocol(send: Any) -> Any:
+    """autobahn's protocol behind an ASGI send callable from daphne, through Channels' wrappers."""
+    for _ in range(8):
+        if isinstance(send, functools.partial):
+            return next((a for a in send.args if hasattr(a, "sendPreparedMessage")), None)
+        owner = getattr(send, "__self__", None)
+        send = getattr(owner, "real_send", None)  # channels.sessions.InstanceSessionWrapper
+        if send is None:
+            return None
+    return None
+
+
+def direct_writer(send: Any) -> Writer | None:
+    """A function that writes a prepared frame to the connection and returns True, or returns
+    False when it can't (the caller then uses the ASGI path); None if this server has none."""
+    protocol = _daphne_protocol(send)
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(protocol, "send_queue"):
+        return None
+    state_open = protocol.STATE_OPEN
+    write_through = _write_through(transport)
+
+    def write(frame: bytes) -> bool:
+        if protocol.state != state_open or protocol._perMessageCompress is not None or protocol.send_queue:
+            flush_pending(write_through)
+            return False
+        write_through(frame)
+        return True
+
+    write.flush = functools.partial(flush_pending, write_through)  # type: ignore[attr-defined]
+    return write
+
+
+class _Batch:
+    """Frames for one connection, written with one `send()` when the loop gets to `flush`."""
+
+    __slots__ = ("frames", "send", "fallback", "transport")
+
+    def __init__(self, transport: Any) -> None:
+        self.frames: list[bytes] = []
+        self.transport = transport
+        self.send = transport.socket.send
+        self.fallback = transport.write
+
+    def flush(self) -> None:
+        if not self.frames:
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        t = self.transport
+        if t._tempDataLen or len(t.dataBuffer) > t.offset or not t.connected or t.disconnecting:
+            self.fallback(data)
+            return
+        try:
+            sent = self.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.fallback(data)  # Twisted's own write path reports and handles the error
+            return
+        if sent < len(data):
+            self.fallback(data[sent:])
+
+
+_dirty: list[_Batch] = []
+
+
+def _flush_all() -> None:
+    batches = _dirty[:]
+    _dirty.clear()
+    for batch in batches:
+        batch.flush()
+
+
+def flush_pending(writer: Any) -> None:
+    """Write what `writer` still holds now (before anything goes to the connection another way)."""
+    batch = getattr(writer, "batch", None)
+    if batch is not None:
+        batch.flush()
+
+
+def _write_through(transport: Any) -> Callable[[bytes], None]:
+    """Write to a Twisted TCP transport: frames wait until the loop is done with what it is
+    running now (all the events that arrived together), then each connection gets one `send()`.
+
+    Twisted's `transport.write` buffers and registers the socket for writability (two epoll_ctl
+    calls and a reactor callback per connection and loop turn); asyncio's and libuv's transports
+    try `send()` at once and buffer only what the kernel did not take. This does the latter, once
+    per connection and loop turn: when Twisted has nothing buffered for the connection, `send()`,
+    and hand any remainder (or everything, on EAGAIN or an error Twisted should see) to
+    `transport.write`, which keeps the order because the remainder is then all that is buffered.
+    Frames that must go out another way (FastWebSocket's ASGI path, close) flush this first.
+    Anything but plain TCP (TLS, a transport without these attributes) uses `transport.write`."""
+    sock = getattr(transport, "socket", None)
+    plain_tcp = (
+        sock is not None
+        and not getattr(transport, "TLS", False)
+        and all(hasattr(transport, a) for a in ("dataBuffer", "offset", "_tempDataLen", "connected", "disconnecting"))
+    )
+    if not plain_tcp:
+        return transport.write
+    batch = _Batch(transport)
+    frames = batch.frames
+
+    def write(frame: bytes) -> None:
+        nonlocal frames
+        if not batch.frames:
+            if not _dirty:
+                asyncio.get_running_loop().call_soon(_flush_all)
+            _dirty.append(batch)
+        batch.frames.append(frame)
+
+    write.batch = batch  # type: ignore[attr-defined]
+    return write

@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from realtime.diagnostics import emit_test_event
+
+
+class Command(BaseCommand):
+    help = "Send test_event {n} to a room through Redis (checks delivery end to end)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("room", help="e.g. user:5, tenant:2, project:7")
+        parser.add_argument("--n", type=int, default=0)
+        parser.add_argument("--namespace", default="/")
+        parser.add_argument("--text", default="")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            result = emit_test_event(
+                room=options["room"],
+                n=options["n"],
+                source="command",
+                namespace=options["namespace"],
+                text=options["text"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"sent test_event n={options['n']} to {result['room']} seq={result['seq']}")

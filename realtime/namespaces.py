@@ -1,0 +1,260 @@
+"""The Socket.IO namespaces: one class serves `/`, `/notifications`, `/provisioning`, `/billing`.
+
+Connect: authenticate (auth.py), then, once the client has its CONNECT, send `connected` and
+`connection_status`, and join the user and tenant rooms plus any room the client says it was in
+(`auth.last_seen`, re-authorized in the database), replaying what it missed.
+
+Every client event goes through `trigger_event`: a per-connection token bucket, the contract's
+schema, then the handler (built-in `on_*` methods or ones apps registered in realtime.handlers).
+Refusals are `error` events with a code, and an ack with ok: false when the client asked for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import socketio
+from django.conf import settings
+
+from realtime import contract, handlers, metrics, rooms
+from realtime.auth import Identity, Refused, identify
+from realtime.emit import project_room, tenant_room, user_room
+
+log = logging.getLogger(__name__)
+
+MAX_LAST_SEEN_ROOMS = 50
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class TokenBucket:
+    __slots__ = ("tokens", "stamp", "strikes")
+
+    def __init__(self) -> None:
+        self.tokens = float(settings.SOCKETIO_RATE_LIMIT_BURST)
+        self.stamp = time.monotonic()
+        self.strikes = 0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(
+            float(settings.SOCKETIO_RATE_LIMIT_BURST),
+            self.tokens + (now - self.stamp) * settings.SOCKETIO_RATE_LIMIT_PER_SECOND,
+        )
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.strikes += 1
+        return False
+
+
+def parse_last_seen(auth: Any, namespace: str) -> dict[str, tuple[int, str | None]]:
+    """`auth.last_seen` is {room: {"seq": n, "epoch": "..."}} for the namespace being connected;
+    a client that shares one auth object across namespaces sends
+    `auth.last_seen_by_namespace` = {namespace: {room: {...}}} instead. Anything malformed is
+    ignored (the client then simply gets no replay for that room)."""
+    if not isinstance(auth, dict):
+        return {}
+    by_ns = auth.get("last_seen_by_namespace")
+    raw = by_ns.get(namespace) if isinstance(by_ns, dict) else auth.get("last_seen")
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for room, pos in list(raw.items())[:MAX_LAST_SEEN_ROOMS]:
+        if isinstance(room, str) and isinstance(pos, dict):
+            seq, epoch = pos.get("seq"), pos.get("epoch")
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+                out[room] = (seq, epoch if isinstance(epoch, str) else None)
+    return out
+
+
+class RealtimeNamespace(socketio.AsyncNamespace):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        # An alias (seed 004's "/ws") serves the rooms, events and replay log of its namespace.
+        self.canonical = contract.canonical_namespace(namespace)
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._identities: dict[str, Identity] = {}
+
+    # --- connection ------------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        try:
+            identity = await identify(environ, auth)
+        except Refused as exc:
+            metrics.incr("connections_refused")
+            log.info("connect refused ns=%s code=%s", self.namespace, exc.code)
+            refusal = socketio.exceptions.ConnectionRefusedError(str(exc))
+            # JS clients read err.message and err.data; Python clients get the whole object.
+            refusal.error_args = {**exc.as_error(), "data": exc.as_error()}
+            raise refusal from None
+        self._identities[sid] = identity
+        self._buckets[sid] = TokenBucket()
+        if identity.expires_at is not None:
+            delay = max(0.0, identity.expires_at - time.time())
+            loop = asyncio.get_running_loop()
+            self._expiry[sid] = loop.call_later(delay, lambda: loop.create_task(self._expire(sid)))
+        metrics.incr("connections")
+        log.info("connect ns=%s sid=%s user=%s via=%s", self.namespace, sid, identity.user_id, identity.via)
+        asyncio.get_running_loop().create_task(self._welcome(sid, identity, parse_last_seen(auth, self.namespace)))
+
+    async def _welcome(self, sid: str, identity: Identity, last_seen: dict[str, tuple[int, str | None]]) -> None:
+        manager = self.server.manager
+        for _ in range(200):  # the CONNECT packet goes out right after on_connect returns
+            if manager.is_connected(sid, self.namespace):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            return
+        try:
+            # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
+            own = [user_room(identity.user_id)] + ([tenant_room(identity.tenant_id)] if identity.tenant_id else [])
+            for room in own:
+                since, epoch = last_seen.pop(room, (None, None))
+                await manager.join(sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical)
+            for room, (since, epoch) in last_seen.items():
+                try:
+                    await rooms.check(identity, room)
+                except rooms.Forbidden as exc:
+                    await self.send_error(sid, exc.code, str(exc), "connect")
+                    continue
+                await manager.join(sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical)
+            await self.send(
+                sid, "connected", {"message": "Connected", "user_id": identity.user_id, "tenant_id": identity.tenant_id}
+            )
+            await self.send(
+                sid,
+                "connection_status",
+                {"status": "connected", "message": "Connected to the realtime server", "timestamp": now_iso()},
+            )
+        except Exception:
+            log.exception("welcome failed ns=%s sid=%s", self.namespace, sid)
+
+    async def _expire(self, sid: str) -> None:
+        await self.send_error(sid, "token_expired", "token has expired", "connect")
+        log.info("disconnect on token expiry ns=%s sid=%s", self.namespace, sid)
+        await self.disconnect(sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        handle = self._expiry.pop(sid, None)
+        if handle:
+            handle.cancel()
+        self._buckets.pop(sid, None)
+        self._identities.pop(sid, None)
+        metrics.incr("disconnections")
+
+    # --- sending to one connection ---------------------------------------------------------------
+
+    async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
+        if settings.REALTIME_VALIDATE_EVENTS:
+            contract.validate(contract.spec_for(event, direction="server_to_client", namespace=self.canonical), data)
+        await self.server.manager.send_to_sid(sid, self.namespace, event, data)
+
+    async def send_error(self, sid: str, code: str, message: str, event: str | None = None) -> dict[str, Any]:
+        payload = {"message": message, "code": code}
+        if event:
+            payload["event"] = event[:100]
+        await self.send(sid, "error", payload)
+        return {"ok": False, "code": code, "message": message}
+
+    # --- client events ---------------------------------------------------------------------------
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        identity = self._identities.get(sid)
+        if identity is None:
+            return None
+        bucket = self._buckets[sid]
+        if not bucket.take():
+            metrics.incr("rate_limited")
+            if bucket.strikes > settings.SOCKETIO_RATE_LIMIT_BURST * 5:
+                log.warning("disconnect flooding client ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
+                await self.disconnect(sid)
+                return None
+            if bucket.strikes % 20 == 1:  # tell the client, without answering each flooded event
+                return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
+            return {"ok": False, "code": "rate_limited", "message": "too many events"}
+        if len(args) != 2:
+            return await self.send_error(
+                sid, "invalid_payload", f"{event}: expected exactly one payload argument", event
+            )
+        data = args[1]
+        try:
+            spec = contract.spec_for(str(event)[:100], direction="client_to_server", namespace=self.canonical)
+            contract.validate(spec, data)
+        except contract.ContractError as exc:
+            return await self.send_error(sid, exc.code, str(exc)[:300], str(event))
+        builtin = getattr(self, "on_" + event, None)
+        handler = handlers.lookup(self.canonical, event)
+        try:
+            if builtin is not None:
+                ack = await builtin(sid, identity, data)
+            elif handler is not None:
+                ack = await handler(identity, data)
+            else:
+                return await self.send_error(sid, "unknown_event", f"{event} is not handled here", event)
+        except (handlers.EventError, rooms.Forbidden) as exc:
+            return await self.send_error(sid, exc.code, str(exc), event)
+        except Exception:
+            log.exception("handler failed ns=%s event=%s sid=%s", self.namespace, event, sid)
+            return await self.send_error(sid, "internal_error", "the server could not handle this event", event)
+        return {"ok": True, **(ack or {})}
+
+    # --- built-in handlers (called by trigger_event with validated data) ---------------------------
+
+    async def on_subscribe(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
+        return await self._subscribe(sid, identity, data["room"], data.get("last_seq"), data.get("epoch"))
+
+    async def on_unsubscribe(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
+        room = data["room"]
+        if room in (user_room(identity.user_id), tenant_room(identity.tenant_id or 0)):
+            raise rooms.Forbidden("forbidden", "you cannot leave your own user or tenant room")
+        await self.leave_room(sid, room)
+        return {"room": room}
+
+    async def on_join_room(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
+        """Seed 000 clients join `{room: username}`. Only their own name is accepted, and they are
+        already in their user room, where those events are sent."""
+        if data["room"] != identity.username:
+            raise rooms.Forbidden("forbidden", "you can only join your own room")
+        return {"room": user_room(identity.user_id)}
+
+    async def on_subscribe_project(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
+        room = project_room_of(data["project_id"])
+        return await self._subscribe(sid, identity, room, data.get("last_seq"), data.get("epoch"))
+
+    async def on_unsubscribe_project(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
+        room = project_room_of(data["project_id"])
+        await self.leave_room(sid, room)
+        return {"room": room}
+
+    async def _subscribe(
+        self, sid: str, identity: Identity, room: str, last_seq: int | None, epoch: str | None
+    ) -> dict[str, Any]:
+        kind = await rooms.check(identity, room)
+        head = await self.server.manager.join(
+            sid, self.namespace, room, since=last_seq, epoch=epoch, log_namespace=self.canonical
+        )
+        answer: dict[str, Any] = {"room": room, "seq": head.seq, "epoch": head.epoch}
+        if last_seq is None and kind.snapshot is not None:
+            # Position read before the snapshot: apply events with seq > answer["seq"] to it.
+            answer["snapshot"] = await kind.snapshot(identity, rooms.split(room)[1])
+        log.info("subscribe ns=%s sid=%s user=%s room=%s", self.namespace, sid, identity.user_id, room)
+        return answer
+
+
+def project_room_of(project_id: Any) -> str:
+    raw = str(project_id)
+    if not raw.isdigit() or len(raw) > 18:
+        raise rooms.Forbidden("invalid_room", "project_id must be a project's numeric id")
+    return project_room(int(raw))

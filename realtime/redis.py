@@ -1,0 +1,43 @@
+"""Redis clients for the realtime layer: one sync client per process, one async client per loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+_lock = threading.Lock()
+_sync: redis.Redis | None = None
+_async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+ASYNC_POOL_SIZE = 200
+CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
+
+
+def sync_client() -> redis.Redis:
+    """Thread-safe (a connection pool) and fork-safe (redis-py resets the pool in a child)."""
+    global _sync
+    if _sync is None:
+        with _lock:
+            if _sync is None:
+                _sync = redis.Redis.from_url(settings.REDIS_URL, **CLIENT_OPTIONS)
+    return _sync
+
+
+def async_client() -> aioredis.Redis:
+    """An asyncio client bound to the running loop (asyncio connections can't cross loops)."""
+    loop = asyncio.get_running_loop()
+    client = _async.get(loop)
+    if client is None:
+        # A blocking pool: a burst of connecting clients waits for a free connection instead of
+        # failing with MaxConnectionsError.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=5, **CLIENT_OPTIONS
+        )
+        client = aioredis.Redis(connection_pool=pool)
+        _async[loop] = client
+    return client

@@ -1,0 +1,125 @@
+"""The Socket.IO server (python-socketio AsyncServer, ASGI) and its ASGI apps.
+
+One server per process; it shares rooms and events with every other server process and every
+worker through Redis (RealtimeManager). It answers at `/socket.io/` and at `/ws/socket.io/`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import socket
+
+import socketio
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from realtime import contract, fastpath, metrics
+from realtime.manager import RealtimeManager
+from realtime.namespaces import RealtimeNamespace
+
+log = logging.getLogger(__name__)
+
+PATHS = ("socket.io", "ws/socket.io")
+
+
+class RealtimeServer(socketio.AsyncServer):
+    def _engineio_server_class(self):
+        return fastpath.engine_server_class()  # REALTIME_FASTPATH=0: python-engineio's own
+
+    async def _handle_event(self, eio_sid, namespace, id, data):  # noqa: A002 (python-socketio's name)
+        # A client may not fire the reserved handlers ("connect", "disconnect") as events, and
+        # an event name must be a string.
+        if not data or not isinstance(data[0], str) or data[0] in self.reserved_events:
+            metrics.incr("bad_packets")
+            log.info("refused malformed event packet ns=%s", namespace)
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+            if sid is not None and self.manager.is_connected(sid, namespace or "/"):
+                await self.manager.send_to_sid(
+                    sid,
+                    namespace or "/",
+                    "error",
+                    {"message": "event name must be a non-reserved string", "code": "invalid_event"},
+                )
+            return
+        return await super()._handle_event(eio_sid, namespace, id, data)
+
+
+class CountingManager(RealtimeManager):
+    """Counts deliveries: each room event received here goes to the room's local members."""
+
+    async def _handle_emit(self, message: dict) -> None:
+        room, namespace = message.get("room"), message.get("namespace")
+        if isinstance(room, str):
+            targets = [namespace, *self._aliases.get(namespace, ())]
+            metrics.incr("deliveries", sum(len(self.rooms.get(ns, {}).get(room, ())) for ns in targets))
+        await super()._handle_emit(message)
+
+
+# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
+DEFAULT_SERVER_TASKS = ("ops.loop.run",)
+
+
+def _start_server_tasks(sio: socketio.AsyncServer) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # not serving (a command, the test process): nothing to run
+    for path in getattr(settings, "REALTIME_SERVER_TASKS", DEFAULT_SERVER_TASKS):
+        sio.start_background_task(import_string(path), sio)
+
+
+def _admin_ui(sio: socketio.AsyncServer) -> None:
+    """The Socket.IO Admin UI (https://admin.socket.io), off unless SOCKETIO_ADMIN_ENABLED.
+    Its origin must then be in SOCKETIO_ALLOWED_ORIGINS."""
+    if not getattr(settings, "SOCKETIO_ADMIN_ENABLED", os.environ.get("SOCKETIO_ADMIN_ENABLED") == "1"):
+        return
+    username = getattr(settings, "SOCKETIO_ADMIN_USERNAME", os.environ.get("SOCKETIO_ADMIN_USERNAME", ""))
+    password = getattr(settings, "SOCKETIO_ADMIN_PASSWORD", os.environ.get("SOCKETIO_ADMIN_PASSWORD", ""))
+    if not username or len(password) < 12:
+        raise ImproperlyConfigured("SOCKETIO_ADMIN_ENABLED needs SOCKETIO_ADMIN_USERNAME and a 12+ character password")
+    sio.instrument(
+        auth={"username": username, "password": password},
+        mode="production",
+        read_only=True,
+        server_id=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    log.info("Socket.IO Admin UI instrumented (namespace /admin, read-only)")
+
+
+@functools.cache
+def get_server() -> RealtimeServer:
+    manager = CountingManager(settings.REDIS_URL, channel=settings.SOCKETIO_CHANNEL)
+    sio = RealtimeServer(
+        async_mode="asgi",
+        client_manager=manager,
+        cors_allowed_origins=list(settings.SOCKETIO_ALLOWED_ORIGINS),
+        max_http_buffer_size=settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE,
+        ping_interval=settings.SOCKETIO_PING_INTERVAL,
+        ping_timeout=settings.SOCKETIO_PING_TIMEOUT,
+        logger=False,
+        engineio_logger=False,
+        # A connection's events are handled in the order it sent them (subscribe then
+        # unsubscribe must not be reordered); other connections are not held up.
+        async_handlers=False,
+    )
+    for namespace in [*contract.namespaces(), *contract.namespace_aliases()]:
+        sio.register_namespace(RealtimeNamespace(namespace))
+    _admin_ui(sio)
+    _start_server_tasks(sio)
+    return sio
+
+
+@functools.cache
+def asgi_apps() -> dict[str, socketio.ASGIApp]:
+    """One ASGI app per endpoint path, all over the same server."""
+    return {path: socketio.ASGIApp(get_server(), socketio_path=path) for path in PATHS}
+
+
+def match(path: str) -> socketio.ASGIApp | None:
+    for prefix, app in asgi_apps().items():
+        if path.startswith(f"/{prefix}/") or path == f"/{prefix}":
+            return app
+    return None

@@ -1,0 +1,73 @@
+"""The fast delivery path (realtime.fastpath): same frames on the wire, every event, in order."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from wsproto.frame_protocol import FrameProtocol
+
+from realtime import fastpath
+from realtime.emit import emit, user_room
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 200, 65535, 65536, 70000])
+def test_it_frames_text_exactly_as_a_websocket_library_does(size):
+    text = "é" * (size // 2) + "x" * (size % 2)
+    expected = FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
+    assert fastpath.ws_text_frame(text) == expected
+
+
+def test_it_is_on_unless_turned_off():
+    assert fastpath.ENABLED  # the suite's server runs the fast path (REALTIME_FASTPATH unset)
+
+
+def test_it_delivers_every_room_event_once_and_in_order_to_every_client(world, connect):
+    token = world.token(world.alice)
+    clients = [connect(token) for _ in range(3)]
+    count = 300
+    done = [threading.Event() for _ in clients]
+    seen: list[list[int]] = [[] for _ in clients]
+
+    def collector(i):
+        def on_event(data):
+            seen[i].append(data["n"])
+            if len(seen[i]) == count:
+                done[i].set()
+
+        return on_event
+
+    for i, client in enumerate(clients):
+        client.on("test_event", collector(i))
+    for n in range(count):
+        emit("test_event", {"n": n, "source": "fastpath"}, room=user_room(world.alice.pk))
+    for i in range(len(clients)):
+        assert done[i].wait(20), f"client {i} got {len(seen[i])} of {count}"
+    for i, client in enumerate(clients):
+        assert seen[i] == list(range(count))
+        assert client.duplicates == 0
+
+
+def test_it_keeps_replay_before_live_events_on_subscribe(world, connect):
+    """A client that subscribes with last_seq gets the missed events, then the live ones, in
+    order, although live events now skip the queue when a connection's queue is empty."""
+    room = f"project:{world.apollo.pk}"
+    first = [emit("test_event", {"n": n}, room=room) for n in range(5)]
+    client = connect(world.token(world.bob))
+    got: list[int] = []
+    all_in = threading.Event()
+
+    def on_event(data):
+        got.append(data["n"])
+        if len(got) == 10:
+            all_in.set()
+
+    client.on("test_event", on_event)
+    ack = client.call("subscribe", {"room": room, "last_seq": first[1].seq, "epoch": first[1].epoch})
+    assert ack["ok"] is True
+    for n in range(5, 12):
+        emit("test_event", {"n": n}, room=room)
+    assert all_in.wait(20), got
+    assert got == list(range(2, 12))

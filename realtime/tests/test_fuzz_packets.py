@@ -1,0 +1,277 @@
+"""Fuzzing a running server (hypothesis): malformed Engine.IO/Socket.IO packets, oversized
+payloads, wrong types in every client event of the contract, unknown namespaces. The server
+stays up, answers with errors (never an internal error), grants no room it should not, and no
+event of another user or tenant leaks to the fuzzing connection."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+import socketio
+import websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from realtime import contract
+from realtime.client import RealtimeClient
+from realtime.emit import emit, project_room, tenant_room, user_room
+from tools.embedded_redis import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], database=None
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def client_events() -> list[tuple[str, str, list[str]]]:
+    """(event, namespace, payload keys) for every client-to-server event of the contract."""
+    out = []
+    for spec in contract.load()["events"]:
+        if spec["direction"] == "client_to_server":
+            keys = list(spec.get("schema", {}).get("properties", {}))
+            out.extend((spec["name"], ns, keys) for ns in spec["namespaces"])
+    return out
+
+
+@pytest.fixture
+def fuzz_server():
+    """A server of this test's own with a rate limit that lets the fuzzer through."""
+    from conftest import start_server
+
+    server = start_server(free_port(), SOCKETIO_RATE_LIMIT_PER_SECOND="5000", SOCKETIO_RATE_LIMIT_BURST="5000")
+    yield server
+    server.proc.stop()
+
+
+class Leaks:
+    """Emits to rooms the fuzzing user (alice) may never see, from a thread, while the test runs."""
+
+    def __init__(self, world) -> None:
+        self.rooms = [
+            user_room(world.charlie.pk),
+            tenant_room(world.globex.pk),
+            project_room(world.cygnus.pk),
+            user_room(world.bob.pk),
+            project_room(world.borealis.pk) + "0",
+        ]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.wait(0.02):
+            n += 1
+            for room in self.rooms:
+                emit("test_event", {"n": n, "text": "secret"}, room=room, on_commit=False)
+
+    def __enter__(self) -> Leaks:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def allowed_rooms(world) -> set[str]:
+    return {
+        user_room(world.alice.pk),
+        tenant_room(world.acme.pk),
+        project_room(world.apollo.pk),
+        project_room(world.borealis.pk),
+    }
+
+
+def test_it_answers_wrong_types_in_every_client_event_with_errors(world, fuzz_server):
+    events = client_events()
+    namespaces = sorted({ns for _, ns, _ in events})
+    alice = RealtimeClient(fuzz_server.url, token=world.token(world.alice))
+    alice.connect(namespaces=namespaces)
+    for ns in namespaces:
+        alice.wait_for("connection_status", namespace=ns)
+    allowed = allowed_rooms(world)
+
+    payloads = json_values | st.builds(
+        lambda keys, values: dict(zip(keys, values, strict=False)),
+        st.sampled_from([keys for _, _, keys in events if keys]),
+        st.lists(json_values, min_size=1, max_size=4),
+    )
+
+    @FUZZ
+    @given(target=st.sampled_from(events), payload=payloads)
+    def send(target, payload) -> None:
+        event, ns, _ = target
+        ack = alice.call(event, payload, namespace=ns, timeout=10)
+        assert isinstance(ack, dict) and isinstance(ack.get("ok"), bool), ack
+        if ack["ok"]:
+            if "room" in ack and event in ("subscribe", "subscribe_project"):
+                assert ack["room"] in allowed, (event, payload, ack)
+        else:
+            assert ack["code"] != "internal_error", (event, payload, ack)
+            assert isinstance(ack["message"], str)
+
+    with Leaks(world) as leaks:
+        send()
+    assert requests.get(fuzz_server.url + "/healthz", timeout=5).status_code == 200
+    leaked = [d for d in alice.received("test_event") if d["_meta"]["room"] in leaks.rooms]
+    assert not leaked
+    alice.disconnect()
+
+
+class Raw:
+    """A raw Engine.IO websocket connection, authenticated as a user on '/'; reopened when the
+    server closes it (which it may do for a malformed packet)."""
+
+    def __init__(self, server, token: str) -> None:
+        self.url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.token = token
+        self.ws: websocket.WebSocket | None = None
+        self.frames: list[str] = []
+        self.reopened = 0
+
+    def open(self) -> None:
+        self.ws = websocket.create_connection(self.url, timeout=5)
+        assert self.ws.recv().startswith("0{")
+        self.ws.send("40" + json.dumps({"token": self.token}))
+        self.drain(until=lambda f: f.startswith("40{"))
+
+    def drain(self, until=None, timeout: float = 0.05) -> None:
+        assert self.ws is not None
+        self.ws.settimeout(timeout if until is None else 5)
+        try:
+            while True:
+                frame = self.ws.recv()
+                if isinstance(frame, bytes):
+                    frame = frame.decode("utf-8", "replace")
+                if frame == "2":  # the server's ping
+                    self.ws.send("3")
+                self.frames.append(frame)
+                if until is not None and until(frame):
+                    return
+        except (websocket.WebSocketTimeoutException, TimeoutError):
+            if until is not None:
+                raise
+
+    def send(self, frame: str | bytes) -> None:
+        if self.ws is None or not self.ws.connected:
+            self.reopened += 1
+            self.open()
+        self.last = frame
+        try:
+            if isinstance(frame, bytes):
+                self.ws.send_binary(frame)
+            else:
+                self.ws.send(frame)
+            self.drain()
+        except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+            self.ws = None  # the server hung up on a bad packet: fine, the next example reopens
+
+    def close(self) -> None:
+        if self.ws is not None:
+            try:
+                self.ws.close()
+            except OSError:
+                pass
+            self.ws = None
+
+
+prefixes = st.sampled_from(
+    [
+        "",
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "40",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "4/nope,",
+        "40/nope,",
+        "42/notifications,",
+        "42/billing,",
+        "42/ws,",
+        "421",
+        "42999999999999999999",
+        "b",
+        "451-",
+        "4-",
+    ]
+)
+bodies = st.one_of(
+    st.text(max_size=200),
+    json_values.map(json.dumps),
+    st.tuples(
+        st.sampled_from(
+            [
+                "subscribe",
+                "subscribe_project",
+                "echo",
+                "connect",
+                "disconnect",
+                "join_room",
+                "notification_read",
+                "x" * 300,
+            ]
+        ),
+        json_values,
+    ).map(lambda t: json.dumps(list(t))),
+    st.integers(min_value=70_000, max_value=120_000).map(lambda n: '["echo",{"n":1,"text":"' + "x" * n + '"}]'),
+)
+raw_frames = st.one_of(st.tuples(prefixes, bodies).map("".join), st.binary(max_size=300))
+
+
+def test_it_survives_malformed_packets_and_leaks_nothing(world, fuzz_server):
+    raw = Raw(fuzz_server, world.token(world.alice))
+    raw.open()
+
+    @FUZZ
+    @given(frame=raw_frames)
+    def send(frame) -> None:
+        raw.send(frame)
+
+    with Leaks(world) as leaks:
+        send()
+        raw.close()
+        # a new connection still gets answers: errors for well-formed packets with bad contents
+        for frame in ('42["subscribe",5]', '42["no_such_event",{}]', '42["echo",{"n":"7"}]', '42["echo",{"n":7}]'):
+            raw.send(frame)
+    echoed = lambda f: f.startswith('42["test_event"') and '"n":7' in f  # noqa: E731
+    if not any(echoed(f) for f in raw.frames):
+        raw.drain(until=echoed)
+    assert requests.get(fuzz_server.url + "/healthz", timeout=5).status_code == 200
+    leaked = [f for f in raw.frames if any(json.dumps(room) in f for room in leaks.rooms)]
+    assert not leaked, leaked[:3]
+    errors = [f for f in raw.frames if f.startswith('42["error"')]
+    codes = {json.loads(f[2:])[1]["code"] for f in errors}
+    assert {"invalid_payload", "unknown_event"} <= codes, codes
+    assert not [f for f in errors if "internal_error" in f]
+    raw.close()
+    print(f"fuzz raw: frames_received={len(raw.frames)} error_events={len(errors)} reopened={raw.reopened}")
+
+
+def test_it_refuses_unknown_namespaces(world, asgi_server):
+    client = RealtimeClient(asgi_server.url, token=world.token(world.alice), reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(namespaces=["/nope"], wait_timeout=5)
+    raw = Raw(asgi_server, world.token(world.alice))
+    raw.open()
+    raw.ws.send("40/admin," + json.dumps({"token": raw.token}))
+    raw.drain(until=lambda f: f.startswith("44/admin,"))
+    raw.close()

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make run`: migrate, seed demo data, start a private Redis when REDIS_URL is unset, then the
+# ASGI server (daphne), RQ workers and the RQ cron scheduler. Ctrl-C stops everything it started.
+#
+#   SERVERS=N  N daphne processes on ports PORT+1..PORT+N behind nginx on PORT (Debian's nginx
+#              package; cookie-sticky long-polling, WebSocket upgrade: scripts/nginx.conf.template).
+#              SERVERS=1 (the default) serves daphne on PORT directly.
+#   WORKERS=M  M RQ workers. Workers and servers are supervised: one that exits is started again
+#              (rq's worker quits when Redis goes away mid-job; production uses systemd for this).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export DEBUG="${DEBUG:-1}"
+PORT="${PORT:-8000}"
+HOST="${HOST:-127.0.0.1}"
+WORKERS="${WORKERS:-1}"
+SERVERS="${SERVERS:-1}"
+mkdir -p var/log
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "stopping..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+# supervise LOGFILE CMD...: run CMD in the background, start it again whenever it exits.
+supervise() {
+  local logfile="$1"; shift
+  (
+    child=""
+    trap '[ -n "$child" ] && kill "$child" 2>/dev/null; wait 2>/dev/null; exit 0' TERM INT
+    while true; do
+      "$@" >> "$logfile" 2>&1 &
+      child=$!
+      wait "$child" || true
+      echo "$(date -u +%FT%TZ) $1 exited; starting it again in 1s" >> "$logfile"
+      sleep 1
+    done
+  ) &
+  pids+=($!)
+}
+
+# render_nginx PREFIX LISTEN BACKEND...: scripts/nginx.conf.template with its @NAME@ placeholders filled
+render_nginx() {
+  local prefix="$1" listen="$2"; shift 2
+  local upstreams names addrs i=0 b o
+  upstreams="    upstream realtime_all {"$'\n'
+  for b in "$@"; do upstreams+="        server $b max_fails=0;"$'\n'; done
+  upstreams+="    }"
+  for b in "$@"; do
+    upstreams+=$'\n'"    upstream realtime_$i {"$'\n'"        server $b max_fails=0;"$'\n'
+    for o in "$@"; do [ "$o" != "$b" ] && upstreams+="        server $o backup;"$'\n'; done
+    upstreams+="    }"
+    names+="        realtime_$i realtime_$i;"$'\n'
+    addrs+="        \"$b\" realtime_$i;"$'\n'
+    i=$((i + 1))
+  done
+  UPSTREAMS="$upstreams" NAMES="${names%$'\n'}" ADDRS="${addrs%$'\n'}" PREFIX="$prefix" LISTEN="$listen" \
+    python - scripts/nginx.conf.template <<'PY'
+import os, sys
+text = open(sys.argv[1]).read()
+for key, var in (("@UPSTREAMS@", "UPSTREAMS"), ("@SERVER_NAMES@", "NAMES"), ("@SERVER_ADDRS@", "ADDRS"),
+                 ("@PREFIX@", "PREFIX"), ("@LISTEN@", "LISTEN")):
+    text = text.replace(key, os.environ[var])
+sys.stdout.write(text)
+PY
+}
+
+if [ -z "${REDIS_URL:-}" ]; then
+  REDIS_PORT="${REDIS_PORT:-6390}"
+  python -m tools.embedded_redis --port "$REDIS_PORT" --dir var/redis > var/log/redis.out 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q redis:// var/log/redis.out 2>/dev/null && break; sleep 0.1; done
+  export REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
+  echo "private Redis at $REDIS_URL (data in var/redis)"
+fi
+export SOCKETIO_ALLOWED_ORIGINS="${SOCKETIO_ALLOWED_ORIGINS:-http://localhost:$PORT,http://127.0.0.1:$PORT}"
+
+python manage.py migrate --noinput -v0
+python manage.py collectstatic --noinput -v0
+python manage.py seed_demo
+
+for i in $(seq "$WORKERS"); do
+  # no --name: a restarted worker must not reuse the name of the one that died (RQ refuses it)
+  supervise var/log/worker.log python manage.py rqworker default --with-scheduler
+done
+python manage.py runcron project.cron >> var/log/cron.log 2>&1 &
+pids+=($!)
+
+if [ "$SERVERS" -le 1 ]; then
+  supervise var/log/server.log daphne -b "$HOST" -p "$PORT" project.asgi:application
+else
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+  [ -x "$NGINX" ] || { echo "SERVERS=$SERVERS needs nginx (apt-get install nginx-light)" >&2; exit 1; }
+  backends=()
+  for i in $(seq "$SERVERS"); do
+    backend_port=$((PORT + i))
+    supervise "var/log/server-$i.log" daphne -b 127.0.0.1 -p "$backend_port" project.asgi:application
+    backends+=("127.0.0.1:$backend_port")
+  done
+  prefix="$PWD/var/nginx"
+  mkdir -p "$prefix"/tmp/{body,proxy,fastcgi,uwsgi,scgi}
+  chmod 777 "$prefix"/tmp/*  # nginx's workers run as nobody when started by root
+  render_nginx "$prefix" "$HOST:$PORT" "${backends[@]}" > "$prefix/nginx.conf"
+  "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" -g 'daemon off;' &
+  pids+=($!)
+  echo "nginx on $HOST:$PORT in front of ${backends[*]}"
+fi
+
+for _ in $(seq 100); do curl -fs "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+echo
+echo "Serving on http://$HOST:$PORT/  (runs: /runs/, admin: /admin/, Socket.IO: /socket.io/ and /ws/socket.io/)"
+echo "$SERVERS server process(es), $WORKERS worker(s). Logs in var/log/. Press Ctrl-C to stop."
+wait -n "${pids[@]}" || true

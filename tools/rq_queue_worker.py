@@ -1,0 +1,30 @@
+"""`python -m tools.rq_queue_worker QUEUE...`: what `manage.py rqworker` runs (our TrackingWorker,
+JSON serializer), on queues that need not be in RQ_QUEUES: the test suite gives a test that kills
+its worker a queue of its own, so no other worker of the session takes that job."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(queue_names: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_test")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from redis import Redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from jobs.worker import TrackingWorker
+
+    connection = Redis.from_url(settings.REDIS_URL)
+    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names]
+    interval = int(os.environ.get("RQ_JOB_MONITORING_INTERVAL", "5"))
+    TrackingWorker(queues, connection=connection, job_monitoring_interval=interval).work(logging_level="INFO")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
