@@ -89,7 +89,7 @@ def spec_for(event: str, *, direction: str, namespace: str | None = None) -> Eve
         if spec is None:
             raise ContractError(f"event {event!r} is not in the contract for namespace {namespace!r}", "unknown_event")
         return spec
-    found = {s for (d, _, n), s in index.items() if d == direction and n == event}
+    found = set(_specs_named(direction, event))
     if len(found) == 1 and "/" in next(iter(found)).namespaces:
         return found.pop()
     if len(found) != 1 or len(next(iter(found)).namespaces) != 1:
@@ -97,6 +97,12 @@ def spec_for(event: str, *, direction: str, namespace: str | None = None) -> Eve
             f"event {event!r} is unknown or lives in several namespaces: pass namespace=", "unknown_event"
         )
     return found.pop()
+
+
+@functools.cache
+def _specs_named(direction: str, event: str) -> frozenset[EventSpec]:
+    """Every spec of `event` in `direction`, over all namespaces (looked up on every emit)."""
+    return frozenset(s for (d, _, n), s in _index().items() if d == direction and n == event)
 
 
 def validate(spec: EventSpec, payload: Any) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from redis.exceptions import NoScriptError
 
 from realtime import contract, eventlog, metrics
 from realtime.redis import async_client, sync_client
@@ -65,11 +66,16 @@ def _failed(event: str, room: str, namespace: str, exc: Exception) -> EmitError:
 
 
 def _publish_now(event: str, room: str, namespace: str, keys: list, args: list) -> eventlog.Published:
+    client = sync_client()
     try:
-        pipe = sync_client().pipeline(transaction=False)
-        pipe.eval(eventlog.PUBLISH_SCRIPT, len(keys), *keys, *args)
+        pipe = client.pipeline(transaction=False)
+        pipe.execute_command("EVALSHA", eventlog.PUBLISH_SHA, len(keys), *keys, *args)
         _count(pipe, event)
-        result = pipe.execute()[0]  # one round trip: the publish and the counters
+        result = pipe.execute(raise_on_error=False)[0]  # one round trip: the publish and the counters
+        if isinstance(result, NoScriptError):  # a Redis that lost its script cache (restarted)
+            result = client.eval(eventlog.PUBLISH_SCRIPT, len(keys), *keys, *args)
+        elif isinstance(result, Exception):
+            raise result
     except Exception as exc:  # redis errors of every kind
         raise _failed(event, room, namespace, exc) from exc
     published = eventlog.parse_result(room, result)
@@ -135,11 +141,16 @@ async def aemit(event: str, data: dict[str, Any], *, room: str, namespace: str |
     """`emit()` for coroutines running on the server's loop (no transaction handling: async
     Django code runs its ORM writes in sync_to_async blocks that have committed when they return)."""
     namespace, keys, args = _prepare(event, data, room, namespace)
+    client = async_client()
     try:
-        pipe = async_client().pipeline(transaction=False)
-        pipe.eval(eventlog.PUBLISH_SCRIPT, len(keys), *keys, *args)
+        pipe = client.pipeline(transaction=False)
+        pipe.execute_command("EVALSHA", eventlog.PUBLISH_SHA, len(keys), *keys, *args)
         _count(pipe, event)
-        result = (await pipe.execute())[0]
+        result = (await pipe.execute(raise_on_error=False))[0]
+        if isinstance(result, NoScriptError):
+            result = await client.eval(eventlog.PUBLISH_SCRIPT, len(keys), *keys, *args)
+        elif isinstance(result, Exception):
+            raise result
     except Exception as exc:
         raise _failed(event, room, namespace, exc) from exc
     published = eventlog.parse_result(room, result)

@@ -14,6 +14,7 @@ Keys use a hash tag `{ns|room}` so both keys of a room live in one Redis Cluster
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -41,6 +42,9 @@ redis.call('EXPIRE', state, ARGV[8])
 redis.call('PUBLISH', ARGV[1], msg)
 return {seq, epoch}
 """
+# emit() sends EVALSHA (the script's body is not sent and parsed per event) and falls back to
+# EVAL when Redis answers NOSCRIPT (a restarted Redis has an empty script cache).
+PUBLISH_SHA = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id, not security)
 
 
 def _tag(namespace: str, room: str) -> str:
