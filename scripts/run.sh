@@ -55,7 +55,8 @@ render_nginx() {
     for o in "$@"; do [ "$o" != "$b" ] && upstreams+="        server $o backup;"$'\n'; done
     upstreams+="    }"
     names+="        realtime_$i realtime_$i;"$'\n'
-    addrs+="        \"$b\" realtime_$i;"$'\n'
+    # a regex matching the last address of $upstream_addr ("A, B" after a failover)
+    addrs+="        \"~(^|[ ,])${b//./\\.}\$\" realtime_$i;"$'\n'
     i=$((i + 1))
   done
   UPSTREAMS="$upstreams" NAMES="${names%$'\n'}" ADDRS="${addrs%$'\n'}" PREFIX="$prefix" LISTEN="$listen" \
