@@ -15,6 +15,10 @@ def token(request: HttpRequest) -> JsonResponse:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ApiError(400, "username and password are required strings", "invalid_input")
+    if "\x00" in username or "\x00" in password:
+        # as Django's forms do (ProhibitNullCharactersValidator): PostgreSQL text cannot hold
+        # NUL, so looking the username up would raise DataError, a 500
+        raise ApiError(400, "username and password must not contain NUL characters", "invalid_input")
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         raise ApiError(401, "invalid username or password", "invalid_credentials")

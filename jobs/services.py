@@ -37,6 +37,9 @@ def enqueue_tracked(
     with transaction.atomic():
         record = JobRecord.objects.create(kind=kind, project=project, user=user)
         retries = settings.RQ_MAX_RETRIES if retries is None else retries
+        # Both run on commit, in the order registered: `queued` must be published before the
+        # job is pushed onto its queue, or a fast worker's `running` can overtake it.
+        emit_status(record)
         django_rq.get_queue(queue).enqueue(
             func,
             kwargs=kwargs or {},
@@ -47,7 +50,6 @@ def enqueue_tracked(
             on_failure=Callback("jobs.lifecycle.on_failure"),
             description=f"{kind} {record.pk}",
         )
-        emit_status(record)
     log.info("job enqueued id=%s kind=%s", record.pk, kind)
     return record
 

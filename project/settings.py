@@ -196,9 +196,10 @@ SESSION_COOKIE_SECURE: bool = env.bool("SESSION_COOKIE_SECURE", default=not DEBU
 CSRF_COOKIE_SECURE: bool = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 # Production (DEBUG off) is HTTPS only: redirect, and HSTS for a year, each switchable by the
 # environment. TLS ends at the load balancer, which sets X-Forwarded-Proto (docs/scaling.md);
-# /healthz answers over plain HTTP for its health checks.
+# /healthz answers over plain HTTP for its health checks, and /metrics (token or staff
+# protected) for a Prometheus that scrapes the processes directly (docs/ops.md).
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD: bool = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)

@@ -38,12 +38,42 @@ class EventSpec:
 
     @functools.cached_property
     def validator(self) -> Draft202012Validator:
-        return Draft202012Validator(self.schema, format_checker=FormatChecker())
+        return Draft202012Validator(self.schema, format_checker=format_checker())
 
 
 @functools.cache
 def load() -> dict[str, Any]:
     return json.loads(CONTRACT_PATH.read_text())
+
+
+def formats_used(node: Any = None) -> set[str]:
+    """Every `"format"` the contract's schemas use."""
+    node = load() if node is None else node
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("format"), str):
+            found.add(node["format"])
+        for value in node.values():
+            found |= formats_used(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= formats_used(value)
+    return found
+
+
+@functools.cache
+def format_checker() -> FormatChecker:
+    """jsonschema's FormatChecker, refusing to run without a checker for a format the contract
+    uses: without its optional package (rfc3339-validator for `date-time`, rfc3986-validator
+    for `uri`) jsonschema silently accepts any string for that format."""
+    checker = FormatChecker()
+    missing = formats_used() - set(checker.checkers)
+    if missing:
+        raise RuntimeError(
+            f"jsonschema cannot check the formats {sorted(missing)} the event contract uses: "
+            "install requirements.txt (rfc3339-validator, rfc3986-validator)"
+        )
+    return checker
 
 
 @functools.cache

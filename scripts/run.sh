@@ -55,7 +55,8 @@ render_nginx() {
     for o in "$@"; do [ "$o" != "$b" ] && upstreams+="        server $o backup;"$'\n'; done
     upstreams+="    }"
     names+="        realtime_$i realtime_$i;"$'\n'
-    addrs+="        \"$b\" realtime_$i;"$'\n'
+    # a regex matching the last address of $upstream_addr ("A, B" after a failover)
+    addrs+="        \"~(^|[ ,])${b//./\\.}\$\" realtime_$i;"$'\n'
     i=$((i + 1))
   done
   UPSTREAMS="$upstreams" NAMES="${names%$'\n'}" ADDRS="${addrs%$'\n'}" PREFIX="$prefix" LISTEN="$listen" \
@@ -69,11 +70,42 @@ sys.stdout.write(text)
 PY
 }
 
+die() { echo "make run: $*" >&2; exit 1; }
+
+# port_free PORT: nothing listens on HOST:PORT (else a server already there would answer for us)
+port_free() {
+  python - "$1" "${2:-127.0.0.1}" <<'PY'
+import socket, sys
+with socket.socket() as s:
+    try:
+        s.bind((sys.argv[2], int(sys.argv[1])))
+    except OSError:
+        sys.exit(1)
+PY
+}
+
+port_free "$PORT" "$HOST" || die "cannot listen on $HOST:$PORT (already in use?): stop what is there or set PORT/HOST"
+if [ "$SERVERS" -gt 1 ]; then
+  for i in $(seq "$SERVERS"); do
+    port_free $((PORT + i)) || die "port $((PORT + i)) is already in use: stop what is there or set PORT"
+  done
+fi
+
 if [ -z "${REDIS_URL:-}" ]; then
   REDIS_PORT="${REDIS_PORT:-6390}"
+  # tools.embedded_redis refuses a port that is taken and waits for a PONG from its own server
   python -m tools.embedded_redis --port "$REDIS_PORT" --dir var/redis > var/log/redis.out 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q redis:// var/log/redis.out 2>/dev/null && break; sleep 0.1; done
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 150); do
+    grep -q redis:// var/log/redis.out 2>/dev/null && break
+    kill -0 "$redis_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q redis:// var/log/redis.out 2>/dev/null || ! kill -0 "$redis_pid" 2>/dev/null; then
+    cat var/log/redis.out >&2
+    die "the private Redis on port $REDIS_PORT did not start (see above; set REDIS_PORT or REDIS_URL)"
+  fi
   export REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
   echo "private Redis at $REDIS_URL (data in var/redis)"
 fi
@@ -110,7 +142,19 @@ else
   echo "nginx on $HOST:$PORT in front of ${backends[*]}"
 fi
 
-for _ in $(seq 100); do curl -fs "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+HEALTHZ_TIMEOUT="${HEALTHZ_TIMEOUT:-60}"
+healthy=""
+for _ in $(seq $((HEALTHZ_TIMEOUT * 5))); do
+  if curl -fs "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then healthy=1; break; fi
+  sleep 0.2
+done
+if [ -z "$healthy" ]; then
+  tail -n 30 var/log/server*.log >&2 2>/dev/null || true
+  die "http://$HOST:$PORT/healthz did not answer within ${HEALTHZ_TIMEOUT}s (server logs above, all in var/log/)"
+fi
+if [ -n "${redis_pid:-}" ] && ! kill -0 "$redis_pid" 2>/dev/null; then
+  die "the private Redis exited (var/log/redis.out, var/redis/redis.log)"
+fi
 echo
 echo "Serving on http://$HOST:$PORT/  (runs: /runs/, admin: /admin/, Socket.IO: /socket.io/ and /ws/socket.io/)"
 echo "$SERVERS server process(es), $WORKERS worker(s). Logs in var/log/. Press Ctrl-C to stop."

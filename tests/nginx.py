@@ -19,6 +19,11 @@ def nginx_binary() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
 
 
+def addr_regex(backend: str) -> str:
+    """The map key matching `backend` as the last (answering) address of $upstream_addr."""
+    return "~(^|[ ,])" + backend.replace(".", "\\.") + "$"
+
+
 def render(*, prefix: Path, listen: str, backends: list[str]) -> str:
     """The config for nginx listening on `listen` in front of `backends` ("host:port" each)."""
     names = [f"realtime_{i}" for i in range(len(backends))]
@@ -34,7 +39,7 @@ def render(*, prefix: Path, listen: str, backends: list[str]) -> str:
         "@LISTEN@": listen,
         "@UPSTREAMS@": "\n".join(blocks),
         "@SERVER_NAMES@": "\n".join(f"        {n} {n};" for n in names),
-        "@SERVER_ADDRS@": "\n".join(f'        "{b}" {n};' for n, b in zip(names, backends, strict=True)),
+        "@SERVER_ADDRS@": "\n".join(f'        "{addr_regex(b)}" {n};' for n, b in zip(names, backends, strict=True)),
     }.items():
         text = text.replace(key, value)
     return text

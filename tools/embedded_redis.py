@@ -36,29 +36,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(port: int, timeout: float = 10) -> None:
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _server_pid(port: int) -> int | None:
+    """The process id the Redis answering on `port` reports (INFO server), None if none answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+        s.sendall(b"INFO server\r\n")
+        data = b""
+        while b"process_id:" not in data or not data.split(b"process_id:", 1)[1].count(b"\r\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+    return int(data.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0])
+
+
+def wait_ready(port: int, timeout: float = 10, proc: subprocess.Popen | None = None) -> None:
+    """Wait until Redis answers on `port`; with `proc`, until *that* process answers (not some
+    other Redis on the port), failing as soon as it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with status {proc.returncode} before it was ready")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
+            pid = _server_pid(port)
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None:
+            if proc is None or pid == proc.pid:
+                return
+            raise RuntimeError(f"port {port} is answered by another Redis (pid {pid}), not ours")
+        time.sleep(0.05)  # polling a process that is starting: there is no event to wait on
     raise RuntimeError(f"redis on port {port} did not become ready in {timeout}s")
 
 
 def start(port: int, data_dir: Path, *, persist: bool = True) -> subprocess.Popen:
+    """Start a private redis-server on `port`; raises RuntimeError if the port is taken or the
+    server does not come up (it never silently uses a Redis that was already there)."""
+    if not port_is_free(port):
+        raise RuntimeError(f"port {port} is already in use (another Redis?): choose another port or set REDIS_URL")
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--save", ""]
     args += ["--appendonly", "yes" if persist else "no", "--logfile", str(data_dir / "redis.log")]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        wait_ready(port)
+        wait_ready(port, proc=proc)
     except RuntimeError:
         proc.kill()
+        proc.wait(5)
         raise
     return proc
 
@@ -68,7 +101,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=6390)
     parser.add_argument("--dir", default="var/redis")
     opts = parser.parse_args()
-    proc = start(opts.port, Path(opts.dir))
+    try:
+        proc = start(opts.port, Path(opts.dir))
+    except RuntimeError as exc:
+        raise SystemExit(f"embedded redis: {exc}") from exc
     print(f"redis://127.0.0.1:{opts.port}/0", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:

@@ -63,3 +63,52 @@ def test_the_project_jobs_endpoint_is_for_members_only(world, asgi_server):
     assert denied.status_code == 404
     anonymous = requests.get(url, timeout=10)
     assert anonymous.status_code == 401
+
+
+def test_queued_is_published_before_the_job_can_start(world):
+    """A worker can only start a job once it is pushed onto its RQ queue, so `queued` must be
+    published (both rooms) before that push: watched on the real Redis with MONITOR, whose order
+    is the order the server executed the commands in."""
+    import threading
+
+    import django_rq
+    from rq.job import Job
+
+    from jobs.services import enqueue_tracked
+
+    redis = django_rq.get_connection("default")
+    sentinel = f"lifecycle-sentinel-{world.apollo.pk}"
+    commands: list[str] = []
+    monitoring = threading.Event()
+
+    def watch() -> None:
+        with redis.monitor() as monitor:
+            monitoring.set()
+            for entry in monitor.listen():
+                commands.append(entry["command"])
+                if sentinel in entry["command"]:
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert monitoring.wait(10)
+    redis.echo("monitor-started")  # MONITOR is active once this round trip is seen
+    record = enqueue_tracked(
+        "jobs.tasks.demo_job", kind="demo", project=world.apollo, user=world.alice, kwargs={"steps": 1}
+    )
+    redis.echo(sentinel)
+    watcher.join(10)
+    assert not watcher.is_alive(), "MONITOR never saw the sentinel"
+    try:
+        Job.fetch(str(record.pk), connection=redis).delete()
+    except Exception:  # noqa: S110 (a worker already ran it)
+        pass
+
+    push = next(i for i, c in enumerate(commands) if "PUSH" in c.split(" ")[0].upper() and str(record.pk) in c)
+    queued = [
+        i
+        for i, c in enumerate(commands)
+        if c.startswith("PUBLISH ") and '"event":"agent_status"' in c and '"status":"queued"' in c
+    ]
+    assert len(queued) == 2, "\n".join(c[:300] for c in commands)  # the job room and the project room
+    assert max(queued) < push, "\n".join(c[:200] for c in commands)

@@ -93,3 +93,74 @@ def test_it_refuses_without_the_token_or_staff(world, browser, server):
     wrong = requests.get(f"{server.url}/metrics", headers={"Authorization": "Bearer nope"}, timeout=10)
     assert wrong.status_code == 403
     assert browser(world.bob).get(f"{server.url}/metrics", timeout=10).status_code == 403
+
+
+def totals(metrics: dict[str, list], family: str, sample: str) -> float:
+    return value(metrics.get(family, []), sample)
+
+
+def test_the_counters_move_when_real_clients_cause_them(world, staff, server):
+    """Each counter is read before and after its cause, with real clients on a real server:
+    emits by event, events replayed on a reconnect, resync_required, rate-limited events."""
+    auth = {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+    ops = RealtimeClient(server.url, token=world.token(staff))
+    bob = RealtimeClient(server.url, token=world.token(world.bob))
+    flooder = RealtimeClient(server.url, token=world.token(world.charlie), reconnection=False)
+    try:
+        ops.connect()
+        ops.wait_for("connection_status")
+        assert ops.call("subscribe", {"room": "staff"})["ok"] is True
+        bob.connect()
+        bob.wait_for("connection_status")
+        flooder.connect()
+        flooder.wait_for("connection_status")
+        before = scrape(server.url, **auth)
+
+        # emits: counted in Redis per event name as they are published
+        mine = user_room(world.bob.pk)
+        for n in range(1, 8):
+            emit("test_event", {"n": n}, room=mine)
+        bob.wait_for("test_event", lambda d: d["n"] == 7)
+        after_emits = scrape(server.url, **auth)
+        emitted = value(after_emits["realtime_emits"], "realtime_emits_total", event="test_event") - value(
+            before["realtime_emits"], "realtime_emits_total", event="test_event"
+        )
+        assert emitted == 7
+
+        # replay: bob misses five events while away and gets them on reconnect
+        bob.disconnect()
+        bob.wait_until(lambda: bob.disconnects >= 1, what="bob disconnected")
+        for n in range(8, 13):
+            emit("test_event", {"n": n}, room=mine)
+        bob.reconnect()
+        bob.wait_for("test_event", lambda d: d["n"] == 12)
+        assert [d["n"] for d in bob.received("test_event")] == list(range(1, 13))
+
+        # resync: a position the room's log does not reach
+        bob.call("subscribe", {"room": f"project:{world.apollo.pk}", "last_seq": 10**6, "epoch": "x"})
+        bob.wait_for("resync_required")
+
+        # rate limit: a burst far beyond SOCKETIO_RATE_LIMIT_BURST (but short of a disconnect)
+        for n in range(120):
+            flooder.emit("echo", {"n": n})
+        flooder.wait_for("error", lambda e: e["code"] == "rate_limited")
+
+        causes = {  # process counter -> (metric family, least it must have moved)
+            "replayed": ("realtime_replayed_events", 5),
+            "resyncs": ("realtime_resyncs", 1),
+            "rate_limited": ("realtime_rate_limited_events", 1),
+        }
+        want = {key: totals(before, family, f"{family}_total") + n for key, (family, n) in causes.items()}
+        # server processes publish their counters every few seconds: wait for numbers that have them
+        ops.wait_for(
+            "statistics_update",
+            lambda d: all(d["counters"].get(k, 0) >= v for k, v in want.items()),
+            timeout=30,
+        )
+        after = scrape(server.url, **auth)
+        for family, at_least in causes.values():
+            moved = totals(after, family, f"{family}_total") - totals(before, family, f"{family}_total")
+            assert moved >= at_least, (family, moved)
+    finally:
+        for client in (ops, bob, flooder):
+            client.disconnect()

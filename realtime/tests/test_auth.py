@@ -12,10 +12,13 @@ from realtime.client import RealtimeClient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def refused(asgi_server, **kwargs) -> dict:
+NAMESPACES = ["/", "/notifications", "/provisioning", "/billing"]
+
+
+def refused(asgi_server, namespace: str = "/", **kwargs) -> dict:
     client = RealtimeClient(asgi_server.url, reconnection=False, **kwargs)
     with pytest.raises(Exception):  # noqa: B017 (python-socketio raises ConnectionError)
-        client.connect(wait_timeout=5)
+        client.connect(namespaces=[namespace], wait_timeout=5)
     client.wait_until(lambda: client.connect_errors, timeout=5, what="connect_error")
     client.sio.disconnect()
     return client.connect_errors[0]
@@ -117,8 +120,30 @@ def test_it_disconnects_when_the_jwt_expires(world, connect):
 
 
 def test_every_namespace_authenticates_the_same_way(world, connect, asgi_server):
-    namespaces = ["/", "/notifications", "/provisioning", "/billing"]
-    client = connect(world.token(world.alice), namespaces=namespaces)
-    for ns in namespaces:
+    client = connect(world.token(world.alice), namespaces=NAMESPACES)
+    for ns in NAMESPACES:
         assert client.wait_for("connected", namespace=ns)["user_id"] == world.alice.pk
-    assert refused(asgi_server, token=world.token(world.alice, ttl_seconds=-1))["code"] == "token_expired"
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+@pytest.mark.parametrize(
+    ("credentials", "code"),
+    [
+        ("none", "unauthenticated"),
+        ("expired_jwt", "token_expired"),
+        ("bad_signature", "invalid_token"),
+        ("wrong_audience", "invalid_audience"),
+        ("unknown_api_token", "invalid_token"),
+    ],
+)
+def test_every_namespace_refuses_bad_credentials(world, asgi_server, namespace, credentials, code):
+    kwargs = {
+        "none": {},
+        "expired_jwt": {"token": world.token(world.alice, ttl_seconds=-10)},
+        "bad_signature": {"token": forged(world, secret="not-the-secret-but-long-enough-0123456789")},
+        "wrong_audience": {"token": forged(world, aud="someone-else")},
+        "unknown_api_token": {"query_token": "rt_not-a-real-token"},
+    }[credentials]
+    error = refused(asgi_server, namespace=namespace, **kwargs)
+    assert error["code"] == code, error
+    assert error["message"]

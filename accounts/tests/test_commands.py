@@ -1,0 +1,71 @@
+"""`manage.py issue_token USERNAME` and `manage.py seed_demo`, run as the processes they are."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+
+from accounts.models import ApiToken, Profile, Project
+from accounts.tokens import decode_jwt
+from conftest import BASE_DIR, process_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def manage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_issue_token_prints_a_jwt_for_the_user(world):
+    result = manage("issue_token", world.charlie.username)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    claims = decode_jwt(token)
+    assert (claims.user_id, claims.tenant_id) == (world.charlie.pk, world.globex.pk)
+
+
+def test_issue_token_honours_ttl(world):
+    import time
+
+    result = manage("issue_token", world.bob.username, "--ttl", "120")
+    assert result.returncode == 0, result.stderr
+    assert 100 < decode_jwt(result.stdout.strip()).expires_at - time.time() <= 120
+
+
+def test_issue_token_refuses_an_unknown_user_with_a_message(world):
+    result = manage("issue_token", "nobody-here")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "no user named 'nobody-here'" in result.stderr, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_seed_demo_creates_alice_and_bob_in_one_tenant_and_carol_in_another(db):
+    result = manage("seed_demo")
+    assert result.returncode == 0, result.stderr
+    for username in ("alice", "bob", "carol"):
+        assert f"{username} " in result.stdout  # the logins are printed
+    tenant = {p.user.username: p.tenant_id for p in Profile.objects.select_related("user")}
+    assert tenant["alice"] == tenant["bob"] != tenant["carol"]
+    for username in ("alice", "bob", "carol"):
+        assert authenticate(username=username, password=f"{username}-demo-pass") is not None
+    members = {p.name: {u.username for u in p.members.all()} for p in Project.objects.all()}
+    assert members["Apollo"] == {"alice", "bob"}
+    assert "carol" not in members["Apollo"] | members["Borealis"]
+    assert members["Cygnus"] == {"carol"}
+    # a second run refreshes instead of duplicating
+    again = manage("seed_demo")
+    assert again.returncode == 0, again.stderr
+    assert get_user_model().objects.filter(username__in=["alice", "bob", "carol"]).count() == 3
+    assert Project.objects.filter(name="Apollo").count() == 1
+    assert ApiToken.objects.filter(user__username="bob", name="demo").count() == 1
