@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import django_rq
@@ -19,11 +20,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from automation import events
 from automation.models import AutomationRun, PublishingProfile, TickerState
+from realtime.emit import EmitError
 
 log = logging.getLogger(__name__)
 S = AutomationRun.Status
@@ -52,6 +55,18 @@ class NotFound(AutomationError):
 
 class Conflict(AutomationError):
     status = 409
+
+
+class QueueUnavailable(AutomationError):
+    """Redis could not take the job: the caller answers 503 and the run is not left queued."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__("queue_unavailable", message)
+
+
+QUEUE_DOWN_MESSAGE = "The job queue was unavailable, so the run was not started. Retry it when the queue is back."
 
 
 def max_tickers() -> int:
@@ -118,27 +133,55 @@ def _queue(name: str) -> Queue:
     return Queue(name, connection=django_rq.get_connection("default"), serializer=JSONSerializer)
 
 
-def _enqueue_on_commit(run: AutomationRun) -> None:
+def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None = None) -> None:
     """Give the run a new job id (the job that owns the run from now on) and enqueue that job
-    after commit. A job whose id is no longer the run's (an older job still in a queue) exits."""
+    after commit. A job whose id is no longer the run's (an older job still in a queue) exits.
+
+    `announce` (the "queued" event) is sent after commit, before the job is enqueued, so it
+    reaches clients before anything the job sends; a failed announcement is only logged (the
+    job reports its own state). If Redis can't take the job, the run is marked failed (it would
+    otherwise stay "queued" with no job) and QueueUnavailable is raised to the caller."""
     job_id = f"automation-{run.pk}-{uuid.uuid4().hex[:8]}"
     AutomationRun.objects.filter(pk=run.pk).update(job_id=job_id)
     run.job_id = job_id
     retries = int(getattr(settings, "AUTOMATION_RUN_RETRIES", 1))
 
     def enqueue() -> None:
-        _queue(run.queue).enqueue(
-            RUN_JOB,
-            kwargs={"run_id": run.pk},
-            job_id=job_id,
-            job_timeout=RUN_TIMEOUT,
-            retry=Retry(max=retries) if retries else None,
-            on_failure=Callback("automation.jobs.on_run_failure"),
-            description=f"automation run {run.pk}",
-        )
+        if announce is not None:
+            try:
+                announce()
+            except EmitError as exc:
+                log.warning("automation run %s: queued event not sent: %s", run.pk, exc)
+        try:
+            _queue(run.queue).enqueue(
+                RUN_JOB,
+                kwargs={"run_id": run.pk},
+                job_id=job_id,
+                job_timeout=RUN_TIMEOUT,
+                retry=Retry(max=retries) if retries else None,
+                on_failure=Callback("automation.jobs.on_run_failure"),
+                description=f"automation run {run.pk}",
+            )
+        except RedisError as exc:
+            log.error("automation run not enqueued run=%s job=%s: %s", run.pk, job_id, exc.__class__.__name__)
+            _not_queued(run.pk, job_id)
+            raise QueueUnavailable("the job queue is unavailable; the run was not started, try again") from exc
         log.info("automation run enqueued run=%s job=%s queue=%s", run.pk, job_id, run.queue)
 
     transaction.on_commit(enqueue)
+
+
+def _not_queued(run_id: int, job_id: str) -> None:
+    """The run's job never reached the queue: fail the run (its tickers stay pending, so a retry
+    runs them all) rather than leave it "queued" forever. No event: Redis is down."""
+    AutomationRun.objects.filter(pk=run_id, job_id=job_id, status=S.QUEUED).update(
+        status=S.FAILED,
+        stage="error",
+        requested="",
+        message=QUEUE_DOWN_MESSAGE,
+        error=QUEUE_DOWN_MESSAGE,
+        finished_at=timezone.now(),
+    )
 
 
 def start_run(
@@ -157,9 +200,11 @@ def start_run(
             message=f"Queued: {len(symbols)} tickers",
         )
         TickerState.objects.bulk_create(TickerState(run=run, ticker=t, position=i) for i, t in enumerate(symbols))
-        _enqueue_on_commit(run)
-        events.send_progress(
-            run, "initializing", f"Automation queued for {len(symbols)} tickers", 0, total_tickers=len(symbols)
+        _enqueue_on_commit(
+            run,
+            announce=lambda: events.send_progress(
+                run, "initializing", f"Automation queued for {len(symbols)} tickers", 0, total_tickers=len(symbols)
+            ),
         )
     log.info("automation run started run=%s owner=%s tickers=%s", run.pk, owner.pk, len(symbols))
     return run
@@ -185,15 +230,21 @@ def resume(*, run: AutomationRun, by) -> AutomationRun:
             pk=run.pk, status__in=AutomationRun.ACTIVE, requested=AutomationRun.Request.PAUSE
         ).update(requested="", message="Pause withdrawn: running"):
             run = _fresh(run)  # the job had not stopped yet: it simply carries on
+            remaining = remaining_count(run)
+            events.send_resumed(run, f"Automation resumed: {remaining} tickers remaining", remaining)
         elif AutomationRun.objects.filter(pk=run.pk, status=S.PAUSED).update(
             status=S.QUEUED, requested="", stage="initializing", message="Resumed: queued"
         ):
             run = _fresh(run)
-            _enqueue_on_commit(run)
+            remaining = remaining_count(run)
+            _enqueue_on_commit(
+                run,
+                announce=lambda: events.send_resumed(
+                    run, f"Automation resumed: {remaining} tickers remaining", remaining
+                ),
+            )
         else:
             raise Conflict("invalid_state", f"run {run.pk} is {_state(run)}: only a paused run can resume")
-        remaining = remaining_count(run)
-        events.send_resumed(run, f"Automation resumed: {remaining} tickers remaining", remaining)
     log.info("automation resumed run=%s by=%s remaining=%s", run.pk, by.pk, remaining)
     return run
 
@@ -229,8 +280,7 @@ def retry_failed(*, run: AutomationRun, by) -> AutomationRun:
             raise Conflict("invalid_state", f"run {run.pk} is {_state(run)}: only a finished run can retry")
         count = todo.update(status=T.PENDING, error="", recoverable=True)
         run = _fresh(run)
-        _enqueue_on_commit(run)
-        events.send_resumed(run, f"Retrying {count} tickers", count)
+        _enqueue_on_commit(run, announce=lambda: events.send_resumed(run, f"Retrying {count} tickers", count))
     log.info("automation retry run=%s by=%s tickers=%s", run.pk, by.pk, count)
     return run
 
