@@ -13,7 +13,7 @@ from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
@@ -49,14 +49,22 @@ def site_url(tenant: Tenant) -> str:
 
 
 def start(*, by, tenant_id: Any = None, step_seconds: float = 0.0, queue: str = "default") -> ProvisioningJob:
+    """One active job per tenant: the tenant row is locked while checking (PostgreSQL), and a
+    partial unique constraint on active jobs refuses a second one whatever the database."""
     tenant = _tenant_for(by, tenant_id)
-    with transaction.atomic():
-        if ProvisioningJob.objects.filter(tenant=tenant, status__in=(P.QUEUED, P.RUNNING)).exists():
-            raise Conflict("already_provisioning", f"tenant {tenant.pk} is already being provisioned")
-        job = ProvisioningJob.objects.create(
-            tenant=tenant, requested_by=by, step_seconds=step_seconds, message="Provisioning queued"
-        )
-        transaction.on_commit(lambda: _announce_and_enqueue(job, queue))
+    busy = Conflict("already_provisioning", f"tenant {tenant.pk} is already being provisioned")
+    try:
+        with transaction.atomic():
+            Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            if ProvisioningJob.objects.filter(tenant=tenant, status__in=(P.QUEUED, P.RUNNING)).exists():
+                raise busy
+            with transaction.atomic():  # a savepoint: the constraint may refuse the insert
+                job = ProvisioningJob.objects.create(
+                    tenant=tenant, requested_by=by, step_seconds=step_seconds, message="Provisioning queued"
+                )
+            transaction.on_commit(lambda: _announce_and_enqueue(job, queue))
+    except IntegrityError as exc:
+        raise busy from exc
     log.info("provisioning started job=%s tenant=%s by=%s", job.pk, tenant.pk, by.pk)
     return job
 
