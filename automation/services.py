@@ -17,7 +17,7 @@ from typing import Any
 import django_rq
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -55,6 +55,11 @@ class NotFound(AutomationError):
 
 class Conflict(AutomationError):
     status = 409
+
+
+class Superseded(Exception):
+    """The job no longer owns its run (a newer job took it, or the run was finished or failed
+    behind its back): it stops at once, quietly, changing and sending nothing more."""
 
 
 class QueueUnavailable(AutomationError):
@@ -307,8 +312,18 @@ def claim(run_id: int, job_id: str) -> AutomationRun | None:
     return AutomationRun.objects.select_related("profile").get(pk=run_id)
 
 
+def _owned(run: AutomationRun):
+    """The run row, if the job that loaded `run` still owns it (compare-and-set on job_id)."""
+    return AutomationRun.objects.filter(pk=run.pk, job_id=run.job_id, status=S.RUNNING)
+
+
 def pending_request(run: AutomationRun) -> str:
-    return AutomationRun.objects.filter(pk=run.pk).values_list("requested", flat=True).first() or ""
+    """At a ticker boundary: the pause or cancel asked for ("" for none). Raises Superseded if
+    this job no longer owns the run (the reaper retried a stalled job: the newer job has it)."""
+    found = _owned(run).values_list("requested", flat=True).first()
+    if found is None:
+        raise Superseded(f"run {run.pk} is no longer owned by job {run.job_id}")
+    return found
 
 
 def next_ticker(run: AutomationRun) -> TickerState | None:
@@ -317,9 +332,8 @@ def next_ticker(run: AutomationRun) -> TickerState | None:
 
 
 def record_progress(run: AutomationRun, stage: str, percent: int, message: str) -> None:
-    AutomationRun.objects.filter(pk=run.pk, job_id=run.job_id, status=S.RUNNING).update(
-        stage=stage, percent=percent, message=message[:500]
-    )
+    if not _owned(run).update(stage=stage, percent=percent, message=message[:500]):
+        raise Superseded(f"run {run.pk} is no longer owned by job {run.job_id}")
 
 
 def ticker_statuses(run: AutomationRun) -> dict[str, str]:
@@ -334,14 +348,22 @@ def percent_done(run: AutomationRun) -> int:
     return int(100 * done / total)
 
 
-def ticker_started(state: TickerState) -> None:
-    from django.db.models import F
+def _update_ticker(run: AutomationRun, state: TickerState, **changes: Any) -> None:
+    """Checkpoint a ticker, only while the job still owns the run (else Superseded)."""
+    if not TickerState.objects.filter(pk=state.pk, run_id=run.pk, run__job_id=run.job_id, run__status=S.RUNNING).update(
+        **changes
+    ):
+        raise Superseded(f"run {run.pk} is no longer owned by job {run.job_id}")
 
-    TickerState.objects.filter(pk=state.pk).update(status=T.PROCESSING, attempts=F("attempts") + 1)
+
+def ticker_started(run: AutomationRun, state: TickerState) -> None:
+    _update_ticker(run, state, status=T.PROCESSING, attempts=F("attempts") + 1)
 
 
-def ticker_published(state: TickerState, *, report: dict, post_id: str) -> None:
-    TickerState.objects.filter(pk=state.pk).update(
+def ticker_published(run: AutomationRun, state: TickerState, *, report: dict, post_id: str) -> None:
+    _update_ticker(
+        run,
+        state,
         status=T.PUBLISHED,
         report=report,
         published_id=post_id,
@@ -350,8 +372,8 @@ def ticker_published(state: TickerState, *, report: dict, post_id: str) -> None:
     )
 
 
-def ticker_failed(state: TickerState, *, error: str, recoverable: bool) -> None:
-    TickerState.objects.filter(pk=state.pk).update(status=T.FAILED, error=error[:500], recoverable=recoverable)
+def ticker_failed(run: AutomationRun, state: TickerState, *, error: str, recoverable: bool) -> None:
+    _update_ticker(run, state, status=T.FAILED, error=error[:500], recoverable=recoverable)
 
 
 def stop_paused(run: AutomationRun) -> bool:
@@ -374,11 +396,11 @@ def stop_cancelled(run: AutomationRun) -> bool:
             pk=run.pk, job_id=run.job_id, status=S.RUNNING, requested=AutomationRun.Request.CANCEL
         ).exists():
             return False
-        _finish_cancelled(_fresh(run))
+        _finish_cancelled(_fresh(run), send_progress=False)  # the job's reporter sends it, once
     return True
 
 
-def _finish_cancelled(run: AutomationRun) -> None:
+def _finish_cancelled(run: AutomationRun, *, send_progress: bool = True) -> None:
     skipped = TickerState.objects.filter(run=run, status__in=(T.PENDING, T.PROCESSING)).update(status=T.CANCELLED)
     message = f"Automation cancelled: {skipped} tickers not processed"
     AutomationRun.objects.filter(pk=run.pk).update(
@@ -386,7 +408,8 @@ def _finish_cancelled(run: AutomationRun) -> None:
     )
     run.refresh_from_db()
     events.send_cancelled(run, message)
-    events.send_progress(run, "cancelled", message, run.percent, **outcome(run))
+    if send_progress:
+        events.send_progress(run, "cancelled", message, run.percent, **outcome(run))
     log.info("automation cancelled run=%s skipped=%s", run.pk, skipped)
 
 
