@@ -101,6 +101,18 @@ def _offset_outcome(offset: LiabilityOffset, *, created: bool) -> Outcome:
     )
 
 
+def recorded_payment(idempotency_key: str) -> Outcome | None:
+    """The outcome a payment's first run recorded (None: no run got as far as committing)."""
+    payment = Payment.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
+    return _payment_outcome(payment, created=False) if payment is not None else None
+
+
+def recorded_offset(idempotency_key: str) -> Outcome | None:
+    """The outcome an offset's first run recorded (None: no run got as far as committing)."""
+    offset = LiabilityOffset.objects.select_related("liability").filter(idempotency_key=idempotency_key).first()
+    return _offset_outcome(offset, created=False) if offset is not None else None
+
+
 def offset_liability(*, user_id: int, liability_id: int, amount: Decimal | None, idempotency_key: str) -> Outcome:
     """Pay `amount` (default: all that is outstanding) from the account against one liability."""
     with transaction.atomic():
