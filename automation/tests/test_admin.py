@@ -72,3 +72,40 @@ def test_it_starts_provisioning_from_the_admin(world, ops):
     assert r.status_code == 200
     job = ProvisioningJob.objects.get(tenant=world.globex)
     assert job.status == "queued" and job.requested_by == world.charlie
+
+
+@pytest.fixture
+def viewer(world):
+    """Staff who may look at runs and provisioning jobs, not act on them."""
+    from django.contrib.auth.models import Permission
+
+    world.bob.is_staff = True
+    world.bob.save(update_fields=["is_staff"])
+    world.bob.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_automationrun", "view_provisioningjob"])
+    )
+    client = Client()
+    client.force_login(world.bob)
+    return client
+
+
+@pytest.mark.parametrize("name", ["pause_runs", "resume_runs", "cancel_runs", "retry_runs", "resend_final_state"])
+def test_view_only_staff_cannot_control_runs(world, viewer, profile, name):
+    run = services.start_run(owner=world.alice, tickers=["AAPL"], profile_id=profile.pk)
+    AutomationRun.objects.filter(pk=run.pk).update(status="paused")
+    page = viewer.get("/admin/automation/automationrun/")
+    assert page.status_code == 200 and f'value="{name}"' not in page.content.decode()
+    r = viewer.post("/admin/automation/automationrun/", {"action": name, "_selected_action": [run.pk]}, follow=True)
+    assert r.status_code == 200
+    run.refresh_from_db()
+    assert (run.status, run.requested) == ("paused", "")
+
+
+def test_view_only_staff_cannot_provision(world, viewer):
+    job = ProvisioningJob.objects.create(tenant=world.globex, status="failed")
+    r = viewer.post(
+        "/admin/automation/provisioningjob/", {"action": "provision_again", "_selected_action": [job.pk]}, follow=True
+    )
+    assert r.status_code == 200
+    assert ProvisioningJob.objects.filter(tenant=world.globex).count() == 1
+    assert viewer.post("/admin/automation/provisioningjob/add/", {"tenant": world.globex.pk}).status_code == 403
