@@ -67,11 +67,41 @@ def test_its_actions_control_runs(world, ops, profile):
     assert "only a paused run can resume" in r.content.decode()
 
 
-def test_it_starts_provisioning_from_the_admin(world, ops):
+@pytest.mark.django_db(transaction=True)
+def test_resend_final_state_delivers_it_to_the_owner(world, ops, profile, connect, private_queue):
+    alice = connect(world.token(world.alice))
+    run = services.start_run(
+        owner=world.alice, tickers=["AAPL", "NVDA"], profile_id=profile.pk, queue=private_queue.name
+    )
+    AutomationRun.objects.filter(pk=run.pk).update(
+        status="completed", stage="complete", percent=100, message="Automation complete: 2 published, 0 failed"
+    )
+    run.ticker_states.update(status="published")
+    action(ops, "resend_final_state", run)
+    final = alice.wait_for(
+        "automation_progress",
+        lambda d: d["automation_id"] == run.pk and d["stage"] == "complete",
+        timeout=10,
+    )
+    assert final["_meta"]["room"] == f"user:{world.alice.pk}"
+    assert (final["percent"], final["message"]) == (100, "Automation complete: 2 published, 0 failed")
+    assert (final["data"]["published"], final["data"]["total_tickers"]) == (2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_starts_provisioning_from_the_admin(world, ops, connect, rq_worker):
+    globex = connect(world.token(world.charlie), namespaces=["/provisioning"])  # charlie is in globex
     r = ops.post("/admin/automation/provisioningjob/add/", {"tenant": world.globex.pk}, follow=True)
     assert r.status_code == 200
+    done = globex.wait_for("status:completed", namespace="/provisioning", timeout=30)
+    assert done == {
+        "tenant_id": world.globex.pk,
+        "erpnext_url": f"https://{world.globex.slug}.erp.example.com",
+        "_meta": done["_meta"],
+    }
+    assert done["_meta"]["room"] == f"tenant:{world.globex.pk}"
     job = ProvisioningJob.objects.get(tenant=world.globex)
-    assert job.status == "queued" and job.requested_by == world.charlie
+    assert (job.status, job.progress, job.requested_by) == ("completed", 100, world.charlie)
 
 
 @pytest.fixture
