@@ -1,5 +1,7 @@
 """Ops views of runs, tickers, publications and provisioning jobs, with actions that go through
-the same services as the pages and the Socket.IO handlers."""
+the same services as the pages and the Socket.IO handlers. Controlling a run needs the change
+permission on runs, provisioning needs the add permission on provisioning jobs: view-only staff
+can look, not act."""
 
 from __future__ import annotations
 
@@ -31,27 +33,27 @@ def _each(modeladmin, request, queryset, action, verb: str) -> None:
         modeladmin.message_user(request, line, messages.WARNING)
 
 
-@admin.action(description="Pause selected runs")
+@admin.action(description="Pause selected runs", permissions=["change"])
 def pause_runs(modeladmin, request, queryset):
     _each(modeladmin, request, queryset, services.request_pause, "Pause requested")
 
 
-@admin.action(description="Resume selected runs")
+@admin.action(description="Resume selected runs", permissions=["change"])
 def resume_runs(modeladmin, request, queryset):
     _each(modeladmin, request, queryset, services.resume, "Resumed")
 
 
-@admin.action(description="Cancel selected runs")
+@admin.action(description="Cancel selected runs", permissions=["change"])
 def cancel_runs(modeladmin, request, queryset):
     _each(modeladmin, request, queryset, services.cancel, "Cancel requested")
 
 
-@admin.action(description="Retry failed tickers of selected runs")
+@admin.action(description="Retry failed tickers of selected runs", permissions=["change"])
 def retry_runs(modeladmin, request, queryset):
     _each(modeladmin, request, queryset, services.retry_failed, "Retrying")
 
 
-@admin.action(description="Resend the final state to the owner")
+@admin.action(description="Resend the final state to the owner", permissions=["change"])
 def resend_final_state(modeladmin, request, queryset):
     sent = sum(services.resend_final_state(run=run) for run in queryset)
     modeladmin.message_user(request, f"Final state sent for {sent} finished run(s)", messages.SUCCESS)
@@ -91,7 +93,7 @@ class PublishingProfileAdmin(admin.ModelAdmin):
     search_fields = ("name", "owner__username")
 
 
-@admin.action(description="Provision the selected jobs' tenants again")
+@admin.action(description="Provision the selected jobs' tenants again", permissions=["add"])
 def provision_again(modeladmin, request, queryset):
     for job in queryset:
         try:

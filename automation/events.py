@@ -72,16 +72,34 @@ def send_cancelled(run: AutomationRun, message: str) -> None:
 
 
 class ProgressReporter:
-    """What a running job uses: `report(stage, message, percent, force=..., **data)`."""
+    """What a running job uses: `report(stage, message, percent, force=..., **data)`.
+
+    Once a terminal stage has been reported (or the reporter discarded), it sends nothing more:
+    a terminal event is always the last progress event of a job."""
 
     def __init__(self, run: AutomationRun, min_interval: float | None = None) -> None:
         self.run = run
+        self.closed = False
         interval = settings.PROGRESS_MIN_INTERVAL_SECONDS if min_interval is None else min_interval
-        self._throttle = Throttle(lambda payload: send(run, "automation_progress", payload), interval)
+        self._throttle = Throttle(self._send, interval)
+
+    def _send(self, payload: dict[str, Any]) -> None:
+        if not self.closed or payload["stage"] in TERMINAL_STAGES:
+            send(self.run, "automation_progress", payload)
 
     def report(self, stage: str, message: str, percent: int | None = None, *, force: bool = False, **data: Any) -> None:
+        if self.closed:
+            return
         payload = progress_payload(self.run, stage, message, percent, data)
-        self._throttle.submit(payload, force=force or stage in TERMINAL_STAGES)
+        terminal = stage in TERMINAL_STAGES
+        if terminal:
+            self.closed = True  # a pending throttled event is replaced, not sent after this one
+        self._throttle.submit(payload, force=force or terminal)
 
     def flush(self) -> None:
         self._throttle.flush()
+
+    def discard(self) -> None:
+        """Drop what is pending and send nothing more (the job lost its run)."""
+        self.closed = True
+        self._throttle.flush()  # the pending value goes to _send, which drops it

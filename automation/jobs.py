@@ -51,39 +51,51 @@ def run_automation(*, run_id: int) -> dict[str, Any]:
     total = len(run.tickers)
     pace = step_seconds(run)
     try:
-        first = True
-        while True:
-            request = services.pending_request(run)
-            if request == AutomationRun.Request.PAUSE and services.stop_paused(run):
-                return _stopped(reporter, run, "paused")
-            if request == AutomationRun.Request.CANCEL and services.stop_cancelled(run):
-                return _stopped(reporter, run, "cancelled")
-            state = services.next_ticker(run)
-            if state is None:
-                break
-            if first:
-                done = total - services.remaining_count(run)
-                _report(
-                    reporter,
-                    run,
-                    "initializing",
-                    f"Starting automation for {total - done} of {total} tickers",
-                    services.percent_done(run),
-                    force=True,
-                    total_tickers=total,
-                    states=services.ticker_statuses(run),
-                )
-                first = False
-            _process(reporter, run, state, pace, total)
-        finished = services.finish(run)
-        if finished is not None:
-            result = services.outcome(finished)
-            reporter.report("complete", finished.message, 100, **result)
-            return {"run_id": run_id, **result}
+        return _work(reporter, run, total, pace)
+    except services.Superseded:
+        # A newer job owns the run (the reaper retried this one while it still ran): stop at
+        # this boundary and send nothing more, not even a pending throttled progress event.
+        reporter.discard()
+        log.warning("automation job superseded run=%s job=%s: stopping", run_id, job_id)
         return {"run_id": run_id, "superseded": True}
     finally:
         reporter.flush()
         close_old_connections()
+
+
+def _work(reporter: ProgressReporter, run: AutomationRun, total: int, pace: float) -> dict[str, Any]:
+    run_id = run.pk
+    first = True
+    while True:
+        request = services.pending_request(run)
+        if request == AutomationRun.Request.PAUSE and services.stop_paused(run):
+            return _stopped(reporter, run, "paused")
+        if request == AutomationRun.Request.CANCEL and services.stop_cancelled(run):
+            return _stopped(reporter, run, "cancelled")
+        state = services.next_ticker(run)
+        if state is None:
+            break
+        if first:
+            done = total - services.remaining_count(run)
+            _report(
+                reporter,
+                run,
+                "initializing",
+                f"Starting automation for {total - done} of {total} tickers",
+                services.percent_done(run),
+                force=True,
+                total_tickers=total,
+                states=services.ticker_statuses(run),
+            )
+            first = False
+        _process(reporter, run, state, pace, total)
+    finished = services.finish(run)
+    if finished is not None:
+        result = services.outcome(finished)
+        reporter.report("complete", finished.message, 100, **result)
+        return {"run_id": run_id, **result}
+    reporter.discard()
+    return {"run_id": run_id, "superseded": True}
 
 
 def _report(
@@ -101,6 +113,8 @@ def _report(
 
 
 def _stopped(reporter: ProgressReporter, run: AutomationRun, stage: str) -> dict[str, Any]:
+    """The one terminal progress event of a paused or cancelled run: through the reporter, so
+    it replaces anything still pending in the throttle and nothing follows it."""
     run.refresh_from_db()
     reporter.report(stage, run.message, run.percent, **services.outcome(run))
     return {"run_id": run.pk, "stopped": stage}
@@ -110,7 +124,7 @@ def _process(reporter: ProgressReporter, run: AutomationRun, state: TickerState,
     ticker, index = state.ticker, state.position + 1
     base = services.percent_done(run)
     share = 100 / max(total, 1)
-    services.ticker_started(state)
+    services.ticker_started(run, state)
     _report(
         reporter, run, "processing", f"Analyzing {ticker}...", base, ticker=ticker, index=index, status="processing"
     )
@@ -133,7 +147,7 @@ def _process(reporter: ProgressReporter, run: AutomationRun, state: TickerState,
         )
     except (NoPriceData, PublishError) as exc:
         recoverable = getattr(exc, "recoverable", False)
-        services.ticker_failed(state, error=str(exc), recoverable=recoverable)
+        services.ticker_failed(run, state, error=str(exc), recoverable=recoverable)
         percent = services.percent_done(run)
         _report(
             reporter,
@@ -157,7 +171,7 @@ def _process(reporter: ProgressReporter, run: AutomationRun, state: TickerState,
         )
         log.info("automation ticker failed run=%s ticker=%s recoverable=%s", run.pk, ticker, recoverable)
         return
-    services.ticker_published(state, report=report, post_id=published.post_id)
+    services.ticker_published(run, state, report=report, post_id=published.post_id)
     _report(
         reporter,
         run,

@@ -139,6 +139,13 @@ class ProvisioningJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_provisioning_per_tenant",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"provisioning {self.tenant} ({self.status})"

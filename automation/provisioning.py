@@ -13,15 +13,16 @@ from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from accounts.models import Tenant
 from automation.models import ProvisioningJob
-from automation.services import Conflict, InvalidInput, NotFound
-from realtime.emit import emit, tenant_room
+from automation.services import Conflict, InvalidInput, NotFound, QueueUnavailable
+from realtime.emit import EmitError, emit, tenant_room
 
 log = logging.getLogger(__name__)
 P = ProvisioningJob.Status
@@ -48,15 +49,22 @@ def site_url(tenant: Tenant) -> str:
 
 
 def start(*, by, tenant_id: Any = None, step_seconds: float = 0.0, queue: str = "default") -> ProvisioningJob:
+    """One active job per tenant: the tenant row is locked while checking (PostgreSQL), and a
+    partial unique constraint on active jobs refuses a second one whatever the database."""
     tenant = _tenant_for(by, tenant_id)
-    with transaction.atomic():
-        if ProvisioningJob.objects.filter(tenant=tenant, status__in=(P.QUEUED, P.RUNNING)).exists():
-            raise Conflict("already_provisioning", f"tenant {tenant.pk} is already being provisioned")
-        job = ProvisioningJob.objects.create(
-            tenant=tenant, requested_by=by, step_seconds=step_seconds, message="Queued"
-        )
-        _update(job, status=P.QUEUED, progress=0, message="Provisioning queued")
-        transaction.on_commit(lambda: _enqueue(job, queue))
+    busy = Conflict("already_provisioning", f"tenant {tenant.pk} is already being provisioned")
+    try:
+        with transaction.atomic():
+            Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            if ProvisioningJob.objects.filter(tenant=tenant, status__in=(P.QUEUED, P.RUNNING)).exists():
+                raise busy
+            with transaction.atomic():  # a savepoint: the constraint may refuse the insert
+                job = ProvisioningJob.objects.create(
+                    tenant=tenant, requested_by=by, step_seconds=step_seconds, message="Provisioning queued"
+                )
+            transaction.on_commit(lambda: _announce_and_enqueue(job, queue))
+    except IntegrityError as exc:
+        raise busy from exc
     log.info("provisioning started job=%s tenant=%s by=%s", job.pk, tenant.pk, by.pk)
     return job
 
@@ -78,16 +86,38 @@ def _tenant_for(user, tenant_id: Any) -> Tenant:
     return tenant
 
 
-def _enqueue(job: ProvisioningJob, queue: str) -> None:
-    Queue(queue, connection=django_rq.get_connection("default"), serializer=JSONSerializer).enqueue(
-        "automation.provisioning.provision_tenant",
-        kwargs={"job_id": job.pk},
-        job_id=f"provisioning-{job.pk}",
-        job_timeout=600,
-        retry=Retry(max=1),
-        on_failure=Callback("automation.provisioning.on_failure"),
-        description=f"provision tenant {job.tenant_id}",
-    )
+QUEUE_DOWN_MESSAGE = "The job queue was unavailable, so provisioning was not started. Try again."
+
+
+def _announce_and_enqueue(job: ProvisioningJob, queue: str) -> None:
+    """After commit: tell the tenant it is queued (before the job can say anything), then enqueue.
+    If Redis can't take the job, the job row is failed (not left "queued", which would also block
+    every later attempt) and QueueUnavailable goes to the caller (HTTP 503)."""
+    try:
+        emit(
+            "status:update",
+            {"tenant_id": job.tenant_id, "status": P.QUEUED, "progress": 0, "message": "Provisioning queued"},
+            room=tenant_room(job.tenant_id),
+            namespace=NAMESPACE,
+        )
+    except EmitError as exc:
+        log.warning("provisioning job %s: queued event not sent: %s", job.pk, exc)
+    try:
+        Queue(queue, connection=django_rq.get_connection("default"), serializer=JSONSerializer).enqueue(
+            "automation.provisioning.provision_tenant",
+            kwargs={"job_id": job.pk},
+            job_id=f"provisioning-{job.pk}",
+            job_timeout=600,
+            retry=Retry(max=1),
+            on_failure=Callback("automation.provisioning.on_failure"),
+            description=f"provision tenant {job.tenant_id}",
+        )
+    except RedisError as exc:
+        log.error("provisioning job not enqueued job=%s: %s", job.pk, exc.__class__.__name__)
+        ProvisioningJob.objects.filter(pk=job.pk, status=P.QUEUED).update(
+            status=P.FAILED, message="Provisioning failed", error=QUEUE_DOWN_MESSAGE, finished_at=timezone.now()
+        )
+        raise QueueUnavailable("the job queue is unavailable; provisioning was not started, try again") from exc
 
 
 def job_for(user, job_id: Any) -> ProvisioningJob:

@@ -1,6 +1,8 @@
 """automation's part of the realtime server: the `run` room (owner or staff, with a snapshot of
 the run) and the Socket.IO handlers pause_automation, resume_automation, cancel_automation and
-retry_automation. Thin: the services do the work."""
+retry_automation (retry the failed tickers of a finished run). Each checks in the database that
+the caller owns the run or is staff (services.run_for) and calls the same service as the HTTP
+endpoint. Thin: the services do the work."""
 
 from __future__ import annotations
 
@@ -58,3 +60,4 @@ def register() -> None:
     handlers.on("pause_automation")(_control(services.request_pause))
     handlers.on("resume_automation")(_control(services.resume))
     handlers.on("cancel_automation")(_control(services.cancel))
+    handlers.on("retry_automation")(_control(services.retry_failed))

@@ -11,19 +11,22 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import django_rq
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from automation import events
 from automation.models import AutomationRun, PublishingProfile, TickerState
+from realtime.emit import EmitError
 
 log = logging.getLogger(__name__)
 S = AutomationRun.Status
@@ -52,6 +55,23 @@ class NotFound(AutomationError):
 
 class Conflict(AutomationError):
     status = 409
+
+
+class Superseded(Exception):
+    """The job no longer owns its run (a newer job took it, or the run was finished or failed
+    behind its back): it stops at once, quietly, changing and sending nothing more."""
+
+
+class QueueUnavailable(AutomationError):
+    """Redis could not take the job: the caller answers 503 and the run is not left queued."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__("queue_unavailable", message)
+
+
+QUEUE_DOWN_MESSAGE = "The job queue was unavailable, so the run was not started. Retry it when the queue is back."
 
 
 def max_tickers() -> int:
@@ -118,27 +138,55 @@ def _queue(name: str) -> Queue:
     return Queue(name, connection=django_rq.get_connection("default"), serializer=JSONSerializer)
 
 
-def _enqueue_on_commit(run: AutomationRun) -> None:
+def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None = None) -> None:
     """Give the run a new job id (the job that owns the run from now on) and enqueue that job
-    after commit. A job whose id is no longer the run's (an older job still in a queue) exits."""
+    after commit. A job whose id is no longer the run's (an older job still in a queue) exits.
+
+    `announce` (the "queued" event) is sent after commit, before the job is enqueued, so it
+    reaches clients before anything the job sends; a failed announcement is only logged (the
+    job reports its own state). If Redis can't take the job, the run is marked failed (it would
+    otherwise stay "queued" with no job) and QueueUnavailable is raised to the caller."""
     job_id = f"automation-{run.pk}-{uuid.uuid4().hex[:8]}"
     AutomationRun.objects.filter(pk=run.pk).update(job_id=job_id)
     run.job_id = job_id
     retries = int(getattr(settings, "AUTOMATION_RUN_RETRIES", 1))
 
     def enqueue() -> None:
-        _queue(run.queue).enqueue(
-            RUN_JOB,
-            kwargs={"run_id": run.pk},
-            job_id=job_id,
-            job_timeout=RUN_TIMEOUT,
-            retry=Retry(max=retries) if retries else None,
-            on_failure=Callback("automation.jobs.on_run_failure"),
-            description=f"automation run {run.pk}",
-        )
+        if announce is not None:
+            try:
+                announce()
+            except EmitError as exc:
+                log.warning("automation run %s: queued event not sent: %s", run.pk, exc)
+        try:
+            _queue(run.queue).enqueue(
+                RUN_JOB,
+                kwargs={"run_id": run.pk},
+                job_id=job_id,
+                job_timeout=RUN_TIMEOUT,
+                retry=Retry(max=retries) if retries else None,
+                on_failure=Callback("automation.jobs.on_run_failure"),
+                description=f"automation run {run.pk}",
+            )
+        except RedisError as exc:
+            log.error("automation run not enqueued run=%s job=%s: %s", run.pk, job_id, exc.__class__.__name__)
+            _not_queued(run.pk, job_id)
+            raise QueueUnavailable("the job queue is unavailable; the run was not started, try again") from exc
         log.info("automation run enqueued run=%s job=%s queue=%s", run.pk, job_id, run.queue)
 
     transaction.on_commit(enqueue)
+
+
+def _not_queued(run_id: int, job_id: str) -> None:
+    """The run's job never reached the queue: fail the run (its tickers stay pending, so a retry
+    runs them all) rather than leave it "queued" forever. No event: Redis is down."""
+    AutomationRun.objects.filter(pk=run_id, job_id=job_id, status=S.QUEUED).update(
+        status=S.FAILED,
+        stage="error",
+        requested="",
+        message=QUEUE_DOWN_MESSAGE,
+        error=QUEUE_DOWN_MESSAGE,
+        finished_at=timezone.now(),
+    )
 
 
 def start_run(
@@ -157,9 +205,11 @@ def start_run(
             message=f"Queued: {len(symbols)} tickers",
         )
         TickerState.objects.bulk_create(TickerState(run=run, ticker=t, position=i) for i, t in enumerate(symbols))
-        _enqueue_on_commit(run)
-        events.send_progress(
-            run, "initializing", f"Automation queued for {len(symbols)} tickers", 0, total_tickers=len(symbols)
+        _enqueue_on_commit(
+            run,
+            announce=lambda: events.send_progress(
+                run, "initializing", f"Automation queued for {len(symbols)} tickers", 0, total_tickers=len(symbols)
+            ),
         )
     log.info("automation run started run=%s owner=%s tickers=%s", run.pk, owner.pk, len(symbols))
     return run
@@ -185,15 +235,21 @@ def resume(*, run: AutomationRun, by) -> AutomationRun:
             pk=run.pk, status__in=AutomationRun.ACTIVE, requested=AutomationRun.Request.PAUSE
         ).update(requested="", message="Pause withdrawn: running"):
             run = _fresh(run)  # the job had not stopped yet: it simply carries on
+            remaining = remaining_count(run)
+            events.send_resumed(run, f"Automation resumed: {remaining} tickers remaining", remaining)
         elif AutomationRun.objects.filter(pk=run.pk, status=S.PAUSED).update(
             status=S.QUEUED, requested="", stage="initializing", message="Resumed: queued"
         ):
             run = _fresh(run)
-            _enqueue_on_commit(run)
+            remaining = remaining_count(run)
+            _enqueue_on_commit(
+                run,
+                announce=lambda: events.send_resumed(
+                    run, f"Automation resumed: {remaining} tickers remaining", remaining
+                ),
+            )
         else:
             raise Conflict("invalid_state", f"run {run.pk} is {_state(run)}: only a paused run can resume")
-        remaining = remaining_count(run)
-        events.send_resumed(run, f"Automation resumed: {remaining} tickers remaining", remaining)
     log.info("automation resumed run=%s by=%s remaining=%s", run.pk, by.pk, remaining)
     return run
 
@@ -229,8 +285,7 @@ def retry_failed(*, run: AutomationRun, by) -> AutomationRun:
             raise Conflict("invalid_state", f"run {run.pk} is {_state(run)}: only a finished run can retry")
         count = todo.update(status=T.PENDING, error="", recoverable=True)
         run = _fresh(run)
-        _enqueue_on_commit(run)
-        events.send_resumed(run, f"Retrying {count} tickers", count)
+        _enqueue_on_commit(run, announce=lambda: events.send_resumed(run, f"Retrying {count} tickers", count))
     log.info("automation retry run=%s by=%s tickers=%s", run.pk, by.pk, count)
     return run
 
@@ -257,8 +312,18 @@ def claim(run_id: int, job_id: str) -> AutomationRun | None:
     return AutomationRun.objects.select_related("profile").get(pk=run_id)
 
 
+def _owned(run: AutomationRun):
+    """The run row, if the job that loaded `run` still owns it (compare-and-set on job_id)."""
+    return AutomationRun.objects.filter(pk=run.pk, job_id=run.job_id, status=S.RUNNING)
+
+
 def pending_request(run: AutomationRun) -> str:
-    return AutomationRun.objects.filter(pk=run.pk).values_list("requested", flat=True).first() or ""
+    """At a ticker boundary: the pause or cancel asked for ("" for none). Raises Superseded if
+    this job no longer owns the run (the reaper retried a stalled job: the newer job has it)."""
+    found = _owned(run).values_list("requested", flat=True).first()
+    if found is None:
+        raise Superseded(f"run {run.pk} is no longer owned by job {run.job_id}")
+    return found
 
 
 def next_ticker(run: AutomationRun) -> TickerState | None:
@@ -267,9 +332,8 @@ def next_ticker(run: AutomationRun) -> TickerState | None:
 
 
 def record_progress(run: AutomationRun, stage: str, percent: int, message: str) -> None:
-    AutomationRun.objects.filter(pk=run.pk, job_id=run.job_id, status=S.RUNNING).update(
-        stage=stage, percent=percent, message=message[:500]
-    )
+    if not _owned(run).update(stage=stage, percent=percent, message=message[:500]):
+        raise Superseded(f"run {run.pk} is no longer owned by job {run.job_id}")
 
 
 def ticker_statuses(run: AutomationRun) -> dict[str, str]:
@@ -284,14 +348,22 @@ def percent_done(run: AutomationRun) -> int:
     return int(100 * done / total)
 
 
-def ticker_started(state: TickerState) -> None:
-    from django.db.models import F
+def _update_ticker(run: AutomationRun, state: TickerState, **changes: Any) -> None:
+    """Checkpoint a ticker, only while the job still owns the run (else Superseded)."""
+    if not TickerState.objects.filter(pk=state.pk, run_id=run.pk, run__job_id=run.job_id, run__status=S.RUNNING).update(
+        **changes
+    ):
+        raise Superseded(f"run {run.pk} is no longer owned by job {run.job_id}")
 
-    TickerState.objects.filter(pk=state.pk).update(status=T.PROCESSING, attempts=F("attempts") + 1)
+
+def ticker_started(run: AutomationRun, state: TickerState) -> None:
+    _update_ticker(run, state, status=T.PROCESSING, attempts=F("attempts") + 1)
 
 
-def ticker_published(state: TickerState, *, report: dict, post_id: str) -> None:
-    TickerState.objects.filter(pk=state.pk).update(
+def ticker_published(run: AutomationRun, state: TickerState, *, report: dict, post_id: str) -> None:
+    _update_ticker(
+        run,
+        state,
         status=T.PUBLISHED,
         report=report,
         published_id=post_id,
@@ -300,8 +372,8 @@ def ticker_published(state: TickerState, *, report: dict, post_id: str) -> None:
     )
 
 
-def ticker_failed(state: TickerState, *, error: str, recoverable: bool) -> None:
-    TickerState.objects.filter(pk=state.pk).update(status=T.FAILED, error=error[:500], recoverable=recoverable)
+def ticker_failed(run: AutomationRun, state: TickerState, *, error: str, recoverable: bool) -> None:
+    _update_ticker(run, state, status=T.FAILED, error=error[:500], recoverable=recoverable)
 
 
 def stop_paused(run: AutomationRun) -> bool:
@@ -324,11 +396,11 @@ def stop_cancelled(run: AutomationRun) -> bool:
             pk=run.pk, job_id=run.job_id, status=S.RUNNING, requested=AutomationRun.Request.CANCEL
         ).exists():
             return False
-        _finish_cancelled(_fresh(run))
+        _finish_cancelled(_fresh(run), send_progress=False)  # the job's reporter sends it, once
     return True
 
 
-def _finish_cancelled(run: AutomationRun) -> None:
+def _finish_cancelled(run: AutomationRun, *, send_progress: bool = True) -> None:
     skipped = TickerState.objects.filter(run=run, status__in=(T.PENDING, T.PROCESSING)).update(status=T.CANCELLED)
     message = f"Automation cancelled: {skipped} tickers not processed"
     AutomationRun.objects.filter(pk=run.pk).update(
@@ -336,7 +408,8 @@ def _finish_cancelled(run: AutomationRun) -> None:
     )
     run.refresh_from_db()
     events.send_cancelled(run, message)
-    events.send_progress(run, "cancelled", message, run.percent, **outcome(run))
+    if send_progress:
+        events.send_progress(run, "cancelled", message, run.percent, **outcome(run))
     log.info("automation cancelled run=%s skipped=%s", run.pk, skipped)
 
 

@@ -85,6 +85,8 @@ def pay(*, user_id: int, amount: Decimal, payee: str, description: str = "", ide
 
 
 def _offset_outcome(offset: LiabilityOffset, *, created: bool) -> Outcome:
+    if offset.status == LiabilityOffset.Status.REFUSED:
+        return Outcome(ok=False, message=offset.refusal, error=offset.refusal_code or "refused", created=False)
     return Outcome(
         ok=True,
         message=f"Offset {offset.amount} against {offset.liability.name}",
@@ -99,6 +101,18 @@ def _offset_outcome(offset: LiabilityOffset, *, created: bool) -> Outcome:
         },
         created=created,
     )
+
+
+def recorded_payment(idempotency_key: str) -> Outcome | None:
+    """The outcome a payment's first run recorded (None: no run got as far as committing)."""
+    payment = Payment.objects.select_related("account").filter(idempotency_key=idempotency_key).first()
+    return _payment_outcome(payment, created=False) if payment is not None else None
+
+
+def recorded_offset(idempotency_key: str) -> Outcome | None:
+    """The outcome an offset's first run recorded (None: no run got as far as committing)."""
+    offset = LiabilityOffset.objects.select_related("liability").filter(idempotency_key=idempotency_key).first()
+    return _offset_outcome(offset, created=False) if offset is not None else None
 
 
 def offset_liability(*, user_id: int, liability_id: int, amount: Decimal | None, idempotency_key: str) -> Outcome:
@@ -118,14 +132,23 @@ def offset_liability(*, user_id: int, liability_id: int, amount: Decimal | None,
                 return refused("idempotency_conflict", "This idempotency key was used for a different offset")
             return _offset_outcome(existing, created=False)
         amount = liability.outstanding if amount is None else amount
-        if amount <= 0:
+        if amount <= 0:  # nothing to record (an offset's amount is positive); a rerun says the same
             return refused("already_settled", f"{liability.name} has nothing outstanding")
         if amount > liability.outstanding:
-            return refused(
-                "exceeds_outstanding", f"{liability.name} has only {liability.outstanding} outstanding, not {amount}"
+            return _refuse_offset(
+                account,
+                liability,
+                amount,
+                idempotency_key,
+                "exceeds_outstanding",
+                f"{liability.name} has only {liability.outstanding} outstanding, not {amount}",
             )
         if account.balance < amount:
-            return refused(
+            return _refuse_offset(
+                account,
+                liability,
+                amount,
+                idempotency_key,
                 "insufficient_funds",
                 f"Insufficient funds: balance {account.balance} {account.currency}, offset {amount}",
             )
@@ -144,3 +167,23 @@ def offset_liability(*, user_id: int, liability_id: int, amount: Decimal | None,
         )
     log.info("liability offset account=%s liability=%s offset=%s", account.pk, liability.pk, offset.pk)
     return _offset_outcome(offset, created=True)
+
+
+def _refuse_offset(
+    account: BankAccount, liability: Liability, amount: Decimal, idempotency_key: str, code: str, message: str
+) -> Outcome:
+    """Record a refused offset under its idempotency key (like a refused payment), so a rerun
+    with that key gives the same refusal instead of moving money later."""
+    offset = LiabilityOffset.objects.create(
+        liability=liability,
+        account=account,
+        amount=amount,
+        status=LiabilityOffset.Status.REFUSED,
+        refusal=message[:200],
+        refusal_code=code,
+        outstanding_after=liability.outstanding,
+        balance_after=account.balance,
+        idempotency_key=idempotency_key,
+    )
+    log.info("liability offset refused (%s) account=%s offset=%s", code, account.pk, offset.pk)
+    return _offset_outcome(offset, created=False)

@@ -49,6 +49,14 @@ def _rejection(application: JobApplication, opening: JobOpening) -> str:
     return ""
 
 
+def recorded_decision(application_id: int) -> Outcome | None:
+    """The decision already made on an application (None: still pending, or gone)."""
+    application = JobApplication.objects.select_related("opening").filter(pk=application_id).first()
+    if application is None or application.status == JobApplication.Status.PENDING:
+        return None
+    return _outcome(application, created=False)
+
+
 def decide(*, application_id: int) -> Outcome:
     with transaction.atomic():
         application = JobApplication.objects.select_for_update().select_related("opening").get(pk=application_id)

@@ -10,7 +10,7 @@ import logging
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import ExpiryWarning, Plan, Subscription, TenantPayment
@@ -68,7 +68,11 @@ def record_payment(
     *, tenant_id: int, amount: Decimal, currency: str, idempotency_key: str, reference: str = ""
 ) -> tuple[TenantPayment, bool]:
     """Record a tenant's payment once per idempotency key; a payment in the plan's currency of at
-    least its price renews the subscription for one period. Returns (payment, created)."""
+    least its price renews the subscription for one period. Returns (payment, created).
+
+    The subscription row lock serialises two runs for one tenant; without a subscription there
+    is no row to lock, so two concurrent runs with one key can both get past the check: the
+    unique key refuses the second insert, and that run answers with the first run's payment."""
     with transaction.atomic():
         subscription = (
             Subscription.objects.select_for_update().select_related("plan").filter(tenant_id=tenant_id).first()
@@ -76,9 +80,21 @@ def record_payment(
         existing = TenantPayment.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing, False
-        payment = TenantPayment.objects.create(
-            tenant_id=tenant_id, amount=amount, currency=currency, reference=reference, idempotency_key=idempotency_key
-        )
+        try:
+            with transaction.atomic():  # a savepoint: the insert may lose the race for the key
+                payment = TenantPayment.objects.create(
+                    tenant_id=tenant_id,
+                    amount=amount,
+                    currency=currency,
+                    reference=reference,
+                    idempotency_key=idempotency_key,
+                )
+        except IntegrityError:
+            existing = TenantPayment.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            log.info("tenant payment raced a concurrent run key=%s payment=%s", idempotency_key, existing.pk)
+            return existing, False
         emit(
             "payment:received",
             {"amount": str(payment.amount), "currency": payment.currency},

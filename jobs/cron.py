@@ -1,4 +1,4 @@
-"""Periodic work of the jobs app, collected by project/cron.py (`manage.py rqcron project.cron`)."""
+"""Periodic work of the jobs app, collected by project/cron.py (`manage.py runcron project.cron`)."""
 
 from jobs.reaper import reap_job
 

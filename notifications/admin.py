@@ -24,12 +24,25 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # new ones are sent with the form below, so they are announced
 
+    def has_send_permission(self, request: HttpRequest) -> bool:
+        """Sending creates notifications: staff with the add permission (not view-only staff)."""
+        opts = self.model._meta
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra = {"can_send": self.has_send_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
     def get_urls(self) -> list:
         send = path("send/", self.admin_site.admin_view(self.send_view), name="notifications_notification_send")
         return [send, *super().get_urls()]
 
     def send_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request) or not request.user.is_staff:
+        if not self.has_send_permission(request):
             return HttpResponse(status=403)
         form = SendNotificationForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

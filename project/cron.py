@@ -1,4 +1,5 @@
-"""RQ cron configuration (`manage.py rqcron project.cron`, started by `make run`).
+"""RQ cron configuration (`manage.py runcron project.cron`, started by `make run`;
+see jobs/management/commands/runcron.py for why not django-rq's `rqcron`).
 
 Each app that has periodic work keeps a `cron.py` with a `register_cron(register)` function;
 this module collects them, so adding one does not touch this file."""

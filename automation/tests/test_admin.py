@@ -67,8 +67,75 @@ def test_its_actions_control_runs(world, ops, profile):
     assert "only a paused run can resume" in r.content.decode()
 
 
-def test_it_starts_provisioning_from_the_admin(world, ops):
+@pytest.mark.django_db(transaction=True)
+def test_resend_final_state_delivers_it_to_the_owner(world, ops, profile, connect, private_queue):
+    alice = connect(world.token(world.alice))
+    run = services.start_run(
+        owner=world.alice, tickers=["AAPL", "NVDA"], profile_id=profile.pk, queue=private_queue.name
+    )
+    AutomationRun.objects.filter(pk=run.pk).update(
+        status="completed", stage="complete", percent=100, message="Automation complete: 2 published, 0 failed"
+    )
+    run.ticker_states.update(status="published")
+    action(ops, "resend_final_state", run)
+    final = alice.wait_for(
+        "automation_progress",
+        lambda d: d["automation_id"] == run.pk and d["stage"] == "complete",
+        timeout=10,
+    )
+    assert final["_meta"]["room"] == f"user:{world.alice.pk}"
+    assert (final["percent"], final["message"]) == (100, "Automation complete: 2 published, 0 failed")
+    assert (final["data"]["published"], final["data"]["total_tickers"]) == (2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_starts_provisioning_from_the_admin(world, ops, connect, rq_worker):
+    globex = connect(world.token(world.charlie), namespaces=["/provisioning"])  # charlie is in globex
     r = ops.post("/admin/automation/provisioningjob/add/", {"tenant": world.globex.pk}, follow=True)
     assert r.status_code == 200
+    done = globex.wait_for("status:completed", namespace="/provisioning", timeout=30)
+    assert done == {
+        "tenant_id": world.globex.pk,
+        "erpnext_url": f"https://{world.globex.slug}.erp.example.com",
+        "_meta": done["_meta"],
+    }
+    assert done["_meta"]["room"] == f"tenant:{world.globex.pk}"
     job = ProvisioningJob.objects.get(tenant=world.globex)
-    assert job.status == "queued" and job.requested_by == world.charlie
+    assert (job.status, job.progress, job.requested_by) == ("completed", 100, world.charlie)
+
+
+@pytest.fixture
+def viewer(world):
+    """Staff who may look at runs and provisioning jobs, not act on them."""
+    from django.contrib.auth.models import Permission
+
+    world.bob.is_staff = True
+    world.bob.save(update_fields=["is_staff"])
+    world.bob.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_automationrun", "view_provisioningjob"])
+    )
+    client = Client()
+    client.force_login(world.bob)
+    return client
+
+
+@pytest.mark.parametrize("name", ["pause_runs", "resume_runs", "cancel_runs", "retry_runs", "resend_final_state"])
+def test_view_only_staff_cannot_control_runs(world, viewer, profile, name):
+    run = services.start_run(owner=world.alice, tickers=["AAPL"], profile_id=profile.pk)
+    AutomationRun.objects.filter(pk=run.pk).update(status="paused")
+    page = viewer.get("/admin/automation/automationrun/")
+    assert page.status_code == 200 and f'value="{name}"' not in page.content.decode()
+    r = viewer.post("/admin/automation/automationrun/", {"action": name, "_selected_action": [run.pk]}, follow=True)
+    assert r.status_code == 200
+    run.refresh_from_db()
+    assert (run.status, run.requested) == ("paused", "")
+
+
+def test_view_only_staff_cannot_provision(world, viewer):
+    job = ProvisioningJob.objects.create(tenant=world.globex, status="failed")
+    r = viewer.post(
+        "/admin/automation/provisioningjob/", {"action": "provision_again", "_selected_action": [job.pk]}, follow=True
+    )
+    assert r.status_code == 200
+    assert ProvisioningJob.objects.filter(tenant=world.globex).count() == 1
+    assert viewer.post("/admin/automation/provisioningjob/add/", {"tenant": world.globex.pk}).status_code == 403

@@ -55,3 +55,29 @@ def test_it_records_failures_and_retries_the_failed_tickers(world, profile, api,
     assert sorted(Publication.objects.filter(run=run).values_list("ticker", flat=True)) == ["AAPL", "MSFT"]
     r = http.post(f"{http.base}/api/automation/{run_id}/resume", json={}, timeout=10)
     assert r.status_code == 409
+
+
+def test_retry_automation_over_socketio_is_for_the_owner_or_staff(world, profile, connect, private_queue, rq_worker):
+    from automation import services
+
+    run = services.start_run(
+        owner=world.alice, tickers=["AAPL", "MSFT"], profile_id=profile.pk, queue=private_queue.name
+    )
+    AutomationRun.objects.filter(pk=run.pk).update(status="completed", stage="complete")
+    run.ticker_states.filter(ticker="MSFT").update(status="failed")
+    run.ticker_states.filter(ticker="AAPL").update(status="published")
+    bob = connect(world.token(world.bob))
+    ack = bob.call("retry_automation", {"automation_id": run.pk})
+    assert ack == {"ok": False, "code": "not_found", "message": f"no automation run {run.pk}"}
+    assert AutomationRun.objects.get(pk=run.pk).status == "completed"
+
+    AutomationRun.objects.filter(pk=run.pk).update(queue="default")  # where the session's worker listens
+    alice = connect(world.token(world.alice))
+    room = f"run:{run.pk}"
+    alice.call("subscribe", {"room": room})
+    ack = alice.call("retry_automation", {"automation_id": run.pk})
+    assert ack["ok"] and ack["status"] == "queued", ack
+    assert alice.wait_for("automation_resumed", in_room(room), timeout=10)["remaining_count"] == 1
+    done = alice.wait_for("automation_progress", lambda d: in_room(room)(d) and d["stage"] == "complete", timeout=30)
+    assert done["data"]["published"] == 2
+    assert alice.call("retry_automation", {"automation_id": run.pk})["code"] == "nothing_to_retry"

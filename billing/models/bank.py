@@ -90,6 +90,7 @@ class LiabilityOffset(models.Model):
     amount = models.DecimalField(**MONEY)
     status = models.CharField(max_length=10, choices=Status.choices)
     refusal = models.CharField(max_length=200, blank=True)
+    refusal_code = models.CharField(max_length=40, blank=True, help_text="Why it was refused (machine-readable)")
     outstanding_after = models.DecimalField(**MONEY)
     balance_after = models.DecimalField(**MONEY)
     idempotency_key = models.CharField(max_length=120, unique=True)

@@ -59,6 +59,26 @@ def test_it_offsets_a_liability_once_when_the_same_job_runs_twice(world, bank):
     assert LiabilityOffset.objects.count() == 1
 
 
+def test_a_refused_offset_stays_refused_when_its_job_runs_again(world, bank):
+    """A rerun (RQ retry, double submit) after the player topped up must not move money later."""
+    BankAccount.objects.filter(pk=bank.account.pk).update(balance=Decimal("10.00"))
+    kwargs = {
+        "user_id": world.alice.pk,
+        "liability_id": bank.car_loan.pk,
+        "amount": "30.00",
+        "idempotency_key": bank_service.offset_key(world.alice.pk, "refused"),
+    }
+    first = tasks.offset_liability(**kwargs)
+    assert (first["ok"], first["error"]) == (False, "insufficient_funds")
+    BankAccount.objects.filter(pk=bank.account.pk).update(balance=Decimal("100.00"))
+    again = tasks.offset_liability(**kwargs)
+    assert (again["ok"], again["error"]) == (False, "insufficient_funds")
+    bank.car_loan.refresh_from_db()
+    assert bank.car_loan.outstanding == Decimal("50.00")
+    assert BankAccount.objects.get(pk=bank.account.pk).balance == Decimal("100.00")
+    assert LiabilityOffset.objects.get().status == "refused"
+
+
 def test_a_double_submit_with_one_idempotency_key_pays_once(world, bank, connect, asgi_server, rq_worker):
     alice = connect(world.token(world.alice))
     url = f"{asgi_server.url}/api/bank/{world.alice.username}/make_payment"

@@ -59,7 +59,8 @@ def test_it_refuses_an_offset_it_cannot_make(world, bank, connect, asgi_server, 
     bank.car_loan.refresh_from_db()
     assert bank.car_loan.outstanding == Decimal("50.00")
     assert BankAccount.objects.get(pk=bank.account.pk).balance == Decimal(balance)
-    assert not LiabilityOffset.objects.exists()
+    # The refusal is recorded under its idempotency key (a rerun gives the same answer); nothing moved.
+    assert list(LiabilityOffset.objects.values_list("status", "refusal_code")) == [("refused", error)]
 
 
 def test_it_keeps_players_to_their_own_balance_sheet(world, bank, asgi_server):

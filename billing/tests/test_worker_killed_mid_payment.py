@@ -31,7 +31,11 @@ def test_it_moves_money_once_when_the_worker_dies_mid_payment(
 ):
     redis = django_rq.get_connection("default")
     redis.delete(testhooks.CHECKPOINTS_KEY)
-    first = private_worker(private_queue, BILLING_PAUSE_AT=checkpoint, BILLING_PAUSE_SECONDS="120")
+    # No scheduler in the worker to be killed: its lock would outlive it and delay the retry
+    # (scheduled with back-off) that the second worker's scheduler must enqueue.
+    first = private_worker(
+        private_queue, BILLING_PAUSE_AT=checkpoint, BILLING_PAUSE_SECONDS="120", RQ_WITH_SCHEDULER="0"
+    )
     alice = connect(world.token(world.alice))
     key = bank_service.payment_key(world.alice.pk, f"kill-{checkpoint}")
     tasks.enqueue(

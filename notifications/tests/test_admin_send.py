@@ -55,3 +55,19 @@ def test_non_staff_cannot_send(world, client):
     r = client.post(SEND_URL, {"users": [world.bob.pk], "title": "Spoof", "message": "x", "type": "info"})
     assert r.status_code == 302 and "/admin/login/" in r["Location"]
     assert not Notification.objects.exists()
+
+
+def test_view_only_staff_cannot_send(world, client):
+    """Seeing notifications in the admin is not enough: sending needs the add permission."""
+    from django.contrib.auth.models import Permission
+
+    world.bob.is_staff = True
+    world.bob.save(update_fields=["is_staff"])
+    world.bob.user_permissions.add(Permission.objects.get(codename="view_notification"))
+    client.force_login(world.bob)
+    assert client.get("/admin/notifications/notification/").status_code == 200
+    assert b"Send notification" not in client.get("/admin/notifications/notification/").content
+    assert client.get(SEND_URL).status_code == 403
+    r = client.post(SEND_URL, {"users": [world.alice.pk], "title": "Spoof", "message": "x", "type": "info"})
+    assert r.status_code == 403
+    assert not Notification.objects.exists()

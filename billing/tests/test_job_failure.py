@@ -1,0 +1,63 @@
+"""A billing job that fails for good (every retry, with back-off through the worker's scheduler)
+still ends its flow: the player gets the completion event once, in seed 000's error shape."""
+
+from __future__ import annotations
+
+import django_rq
+import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from billing import tasks
+from billing.models import Payment
+from conftest import wait_until
+from realtime.emit import emit, user_room
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def drain(client, room: str) -> None:
+    """Everything sent to the room so far has arrived: a marker sent now comes after it."""
+    emit("test_event", {"n": 777}, room=room)
+    client.wait_for("test_event", lambda d: d["n"] == 777 and d["_meta"]["room"] == room, timeout=10)
+
+
+def test_the_retry_policy_backs_off():
+    retry = tasks.retry_policy()
+    assert retry.max == len(tasks.RETRY_INTERVALS_SECONDS) and retry.intervals == list(tasks.RETRY_INTERVALS_SECONDS)
+
+
+def test_a_job_that_fails_for_good_ends_with_the_error_shape_once(world, bank, connect, rq_worker, settings):
+    settings.BILLING_RETRY_INTERVALS = [1, 1]  # two retries, each scheduled a second later
+    alice = connect(world.token(world.alice))
+    # "oops" is not an amount: the job raises on every attempt.
+    tasks.enqueue(
+        "billing.tasks.make_payment",
+        kwargs={"user_id": world.alice.pk, "amount": "oops", "payee": "x", "idempotency_key": "payment:fail:1"},
+    )
+    failed = alice.wait_for("payment_complete", timeout=60)
+    assert failed == {
+        "username": world.alice.username,
+        "error": "job_failed",
+        "success": False,
+        "message": tasks.FAILED_MESSAGES["payment_complete"],
+        "_meta": failed["_meta"],
+    }
+    connection = django_rq.get_connection("default")
+    registry = django_rq.get_queue(tasks.queue_name()).failed_job_registry
+
+    def failed_job() -> Job | None:
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+            if (job.kwargs or {}).get("idempotency_key") == "payment:fail:1":
+                return job
+        return None
+
+    wait_until(lambda: failed_job() is not None, timeout=10, what="the job in the failed registry")
+    job = failed_job()
+    assert job.retries_left == 0 and job.get_status() == "failed"  # every retry was used first
+    drain(alice, user_room(world.alice.pk))
+    assert len(alice.received("payment_complete")) == 1
+    assert not Payment.objects.exists()
+    bank.account.refresh_from_db()
+    assert str(bank.account.balance) == "100.00"
