@@ -16,12 +16,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
+from redis import exceptions as redis_exceptions
 
 from realtime import contract, eventlog, metrics
 from realtime.fastpath import FastDeliveryMixin
 from realtime.redis import async_client
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_ATTEMPTS = 5
 
 
 class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
@@ -103,10 +106,19 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
     def _has_local_members(self, ns: str, room: str) -> bool:
         return any(room in self.rooms.get(n, ()) for n in (ns, *self._aliases.get(ns, ())))
 
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        # Subscription confirmations are wanted here (see `_redis_listen_with_retries`); `_listen`
+        # passes on only `message`s.
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
+
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict]:
         """python-socketio's AsyncRedisManager._redis_listen_with_retries (5.x), plus a catch-up
-        after each re-subscription (`_catch_up`): a room whose last events were published while
-        the subscription was down would otherwise wait for its next event to be refilled."""
+        (`_catch_up`) each time the subscription is confirmed again: a room whose last events were
+        published while it was down would otherwise wait for its next event to be refilled.
+        The subscription comes back two ways, both seen here as a new `subscribe` confirmation:
+        redis-py's PubSub reconnects and re-subscribes by itself, or (when that gives up) the
+        loop below connects again. After the confirmation, every publish reaches this process."""
         retry_sleep = 1
         subscribed_before = False
         while True:
@@ -114,10 +126,12 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
                 self._redis_connect()
                 await self.pubsub.subscribe(self.channel)
                 retry_sleep = 1
-                if subscribed_before:
-                    await self._catch_up()
-                subscribed_before = True
                 async for message in self.pubsub.listen():
+                    if message.get("type") == "subscribe":
+                        if subscribed_before:
+                            await self._catch_up()
+                        subscribed_before = True
+                        continue
                     yield message
             except asyncio.CancelledError:
                 raise
@@ -131,41 +145,54 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         published from now on also arrives over pub/sub; those already refilled here are dropped
         (`_refilled`). A room whose epoch changed (Redis lost the log) or whose seq went back (Redis
         lost its last writes) has its members told to resync."""
+        for key in list(self._last):
+            for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
+                try:
+                    await self._catch_up_room(key)
+                    break
+                except redis_exceptions.ConnectionError:
+                    # the pool still holds connections from before the restart: each fails once
+                    if attempt == CATCH_UP_ATTEMPTS:
+                        log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
+                except Exception:
+                    log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
+                    break
+
+    async def _catch_up_room(self, key: tuple[str, str]) -> None:
+        ns, room = key
+        if key not in self._last:
+            return
+        seq, epoch = self._last[key]
+        if not self._has_local_members(ns, room):
+            self._last.pop(key, None)
+            return
         redis = async_client()
-        for key, (seq, epoch) in list(self._last.items()):
-            ns, room = key
-            if not self._has_local_members(ns, room):
-                self._last.pop(key, None)
-                continue
-            try:
-                head = await eventlog.read_position(redis, ns, room)
-                if head.epoch is None:
-                    await self._resync_members(ns, room, "epoch_changed")
-                    self._last.pop(key, None)
-                    continue
-                if head.epoch != epoch:
-                    await self._resync_members(ns, room, "epoch_changed")
-                    seq, epoch = 0, head.epoch
-                elif head.seq < seq:
-                    await self._resync_members(ns, room, "rolled_back")
-                    self._last[key] = (head.seq, epoch)
-                    continue
-                self._last[key] = (seq, epoch)
-                if head.seq == seq:
-                    continue
-                missed = await eventlog.read_missed(redis, ns, room, since=seq, epoch=epoch)
-                if missed.resync:
-                    await self._resync_members(ns, room, missed.resync)
-                    self._last[key] = (missed.head.seq, epoch)
-                    continue
-                for old in missed.messages:
-                    self._last[key] = (old["data"][0]["_meta"]["seq"], epoch)
-                    await self._deliver_room_event(old)
-                log.warning("caught up ns=%s room=%s after re-subscribing: %s refilled", ns, room, len(missed.messages))
-                metrics.incr("gaps_refilled", len(missed.messages))
-                self._refilled[key] = (seq, self._last[key][0], epoch)
-            except Exception:
-                log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", ns, room)
+        head = await eventlog.read_position(redis, ns, room)
+        if head.epoch is None:
+            await self._resync_members(ns, room, "epoch_changed")
+            self._last.pop(key, None)
+            return
+        if head.epoch != epoch:
+            await self._resync_members(ns, room, "epoch_changed")
+            seq, epoch = 0, head.epoch
+        elif head.seq < seq:
+            await self._resync_members(ns, room, "rolled_back")
+            self._last[key] = (head.seq, epoch)
+            return
+        self._last[key] = (seq, epoch)
+        if head.seq == seq:
+            return
+        missed = await eventlog.read_missed(redis, ns, room, since=seq, epoch=epoch)
+        if missed.resync:
+            await self._resync_members(ns, room, missed.resync)
+            self._last[key] = (missed.head.seq, epoch)
+            return
+        for old in missed.messages:
+            self._last[key] = (old["data"][0]["_meta"]["seq"], epoch)
+            await self._deliver_room_event(old)
+        log.warning("caught up ns=%s room=%s after re-subscribing: %s refilled", ns, room, len(missed.messages))
+        metrics.incr("gaps_refilled", len(missed.messages))
+        self._refilled[key] = (seq, self._last[key][0], epoch)
 
     async def _resync_members(self, ns: str, room: str, reason: str) -> None:
         metrics.incr("resyncs")
