@@ -33,16 +33,24 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+# A connection's rate-limit strikes are forgotten after this long without one: strikes count a
+# flood (rejections in a row), not the occasional burst of a connection that lives for days.
+STRIKE_RESET_SECONDS = 10.0
+
+
 class TokenBucket:
-    __slots__ = ("tokens", "stamp", "strikes")
+    __slots__ = ("tokens", "stamp", "strikes", "last_strike")
 
-    def __init__(self) -> None:
+    def __init__(self, now: float | None = None) -> None:
         self.tokens = float(settings.SOCKETIO_RATE_LIMIT_BURST)
-        self.stamp = time.monotonic()
+        self.stamp = time.monotonic() if now is None else now
         self.strikes = 0
+        self.last_strike = self.stamp
 
-    def take(self) -> bool:
-        now = time.monotonic()
+    def take(self, now: float | None = None) -> bool:
+        """Take a token for one client event (`now`: a time.monotonic() value, for tests). False
+        when the bucket is empty: a strike, counted since the last quiet period."""
+        now = time.monotonic() if now is None else now
         self.tokens = min(
             float(settings.SOCKETIO_RATE_LIMIT_BURST),
             self.tokens + (now - self.stamp) * settings.SOCKETIO_RATE_LIMIT_PER_SECOND,
@@ -51,7 +59,10 @@ class TokenBucket:
         if self.tokens >= 1:
             self.tokens -= 1
             return True
+        if now - self.last_strike >= STRIKE_RESET_SECONDS:
+            self.strikes = 0
         self.strikes += 1
+        self.last_strike = now
         return False
 
 
@@ -308,6 +319,6 @@ async def close_transport(server: socketio.AsyncServer, sid: str, namespace: str
 
 def project_room_of(project_id: Any) -> str:
     raw = str(project_id)
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise rooms.Forbidden("invalid_room", "project_id must be a project's numeric id")
     return project_room(int(raw))
