@@ -169,3 +169,24 @@ def test_a_quiet_room_gets_the_event_published_while_the_subscription_was_down(
     alice.wait_for("test_event", lambda d: d["n"] == 3, timeout=30)
     assert numbers(alice, mine) == [1, 2, 3]
     assert not alice.resyncs and alice.duplicates == 0
+
+
+def test_a_client_whose_welcome_failed_is_disconnected_and_comes_back(world, on_own_redis, request):
+    """Redis is down when a client connects: the server can't join its rooms. It must not stay
+    connected with no rooms and no greeting: it is disconnected, retries, and is welcomed once
+    Redis is back."""
+    from conftest import start_server
+    from realtime.client import RealtimeClient
+
+    server = start_server(REDIS_URL=on_own_redis.url)
+    request.addfinalizer(server.proc.stop)
+    on_own_redis.stop()
+    alice = RealtimeClient(server.url, token=world.token(world.alice))
+    request.addfinalizer(alice.disconnect)
+    alice.connect()
+    alice.wait_until(lambda: alice.disconnects > 0, timeout=30, what="disconnected after the failed welcome")
+    assert not alice.received("connected")
+    on_own_redis.start()
+    alice.wait_for("connected", timeout=30)
+    assert alice.sio.connected
+    assert "welcome failed, closing the connection" in server.proc.log_path.read_text()
