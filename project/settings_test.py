@@ -11,4 +11,3 @@ os.environ.setdefault("JOBS_LOST_GRACE_SECONDS", "5")
 from project.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
-
