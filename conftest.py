@@ -27,7 +27,32 @@ from tools import embedded_redis
 BASE_DIR = Path(__file__).resolve().parent
 LOG_DIR = BASE_DIR / "var" / "test-logs"
 
+COUNTS_FILE = LOG_DIR / "fault-counts.txt"
+
 _redis_proc: subprocess.Popen | None = None
+# The count lines the fault and replay tests recorded in this run (printed at the end of it).
+_recorded_counts: list[str] = []
+
+
+def record_counts(test: str, counts: dict[str, object]) -> str:
+    """Record a test's counts (events sent, received, replayed, duplicates dropped...): printed in
+    the run's terminal summary (so CI shows them without -s) and appended to
+    var/test-logs/fault-counts.txt (an absolute path: the suite may run from any directory)."""
+    line = f"{test}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+    print(line)
+    _recorded_counts.append(line)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with COUNTS_FILE.open("a") as handle:
+        handle.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + line + "\n")
+    return line
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _recorded_counts:
+        terminalreporter.section("fault suite counts")
+        for line in _recorded_counts:
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"(also appended to {COUNTS_FILE})")
 
 
 def pytest_configure(config: pytest.Config) -> None:

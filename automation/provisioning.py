@@ -76,7 +76,7 @@ def _tenant_for(user, tenant_id: Any) -> Tenant:
             raise InvalidInput("no_tenant", "you belong to no tenant: pass tenant_id")
         return profile.tenant
     raw = str(tenant_id)
-    if isinstance(tenant_id, bool) or not raw.isdigit() or len(raw) > 18:
+    if isinstance(tenant_id, bool) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidInput("invalid_tenant", "tenant_id must be a tenant's numeric id")
     if not user.is_staff and (profile is None or profile.tenant_id != int(raw)):
         raise NotFound("not_found", f"no tenant {raw}")

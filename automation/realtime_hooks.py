@@ -22,7 +22,7 @@ def _user(identity: Identity):
 
 
 async def may_see_run(identity: Identity, key: str) -> bool:
-    if not key.isdigit() or len(key) > 18:
+    if not (key.isascii() and key.isdigit()) or len(key) > 18:
         return False
     if await AutomationRun.objects.filter(pk=int(key), owner_id=identity.user_id).aexists():
         return True

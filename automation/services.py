@@ -101,7 +101,12 @@ def parse_tickers(raw: Any) -> list[str]:
 
 
 def parse_profile(owner, raw: Any) -> PublishingProfile:
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit() or len(str(raw)) > 18:
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int | str)
+        or not (str(raw).isascii() and str(raw).isdigit())
+        or len(str(raw)) > 18
+    ):
         raise InvalidInput("invalid_profile", "profile_id must be the numeric id of one of your profiles")
     profile = PublishingProfile.objects.filter(pk=int(raw), owner=owner).first()
     if profile is None:
@@ -120,7 +125,7 @@ def parse_step_seconds(raw: Any) -> float:
 def run_for(user, run_id: Any) -> AutomationRun:
     """The run, if `user` owns it or is staff; otherwise NotFound (no hint that it exists)."""
     raw = str(run_id)
-    if isinstance(run_id, bool) or not raw.isdigit() or len(raw) > 18:
+    if isinstance(run_id, bool) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound("not_found", "automation_id must be a run's numeric id")
     runs = AutomationRun.objects.select_related("owner", "profile")
     if not user.is_staff:

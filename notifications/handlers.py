@@ -15,7 +15,7 @@ NAMESPACE = services.NAMESPACE
 
 def parse_id(raw: Any) -> int:
     text = str(raw).strip()
-    if isinstance(raw, bool) or not text.isdigit() or len(text) > 18:
+    if isinstance(raw, bool) or not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise handlers.EventError("invalid_payload", "notification_id must be a notification's numeric id")
     return int(text)
 

@@ -228,6 +228,10 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
                 await self._unsubscribe(namespace, room)
         except rooms.Forbidden as exc:
             await self._error(exc.code, str(exc))
+        except Exception:
+            # bad input must get an answer, never end the consumer
+            log.exception("ws/rooms frame failed user=%s type=%s", self.identity and self.identity.user_id, kind)
+            await self._error("internal_error", "the server could not handle this frame")
 
     def _target(self, content: dict) -> tuple[str, str]:
         namespace = contract.canonical_namespace(content.get("namespace") or "/")

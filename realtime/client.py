@@ -131,9 +131,15 @@ class RealtimeClient:
                     self.duplicates += 1
                     return
                 self.positions[ns][meta["room"]] = {"seq": meta["seq"], "epoch": meta["epoch"]}
-            if event == "resync_required":
+            if event == "resync_required":  # reload; the room's next event is taken whatever its seq
                 self.resyncs.append((ns, data))
                 self.positions[ns].pop(data.get("room"), None)
+            if event == "connected" and isinstance(data, dict) and isinstance(data.get("positions"), dict):
+                # where the rooms joined on connect stood: a room we have no position for (never
+                # got an event in it) is replayed from there when we reconnect
+                for room, pos in data["positions"].items():
+                    if room not in self.positions[ns] and isinstance(pos, dict) and "seq" in pos:
+                        self.positions[ns][room] = {"seq": pos["seq"], "epoch": pos.get("epoch")}
             self.events.append((ns, event, data))
             self._cond.notify_all()
         for fn in self._handlers.get(event, []):
@@ -149,11 +155,11 @@ class RealtimeClient:
 
     def call(self, event: str, data: Any, namespace: str = "/", timeout: float = 10) -> Any:
         answer = self.sio.call(event, data, namespace=namespace, timeout=timeout)
-        if isinstance(answer, dict) and answer.get("ok") and answer.get("room") and answer.get("epoch"):
-            with self._cond:  # a snapshot's position: later events apply on top of it
+        if isinstance(answer, dict) and answer.get("ok") and answer.get("room") and isinstance(answer.get("seq"), int):
+            with self._cond:  # a snapshot's position (seq 0 too): later events apply on top of it
                 current = self.positions[namespace].get(answer["room"])
-                if current is None or current["epoch"] != answer["epoch"]:
-                    self.positions[namespace][answer["room"]] = {"seq": answer["seq"], "epoch": answer["epoch"]}
+                if current is None or current["epoch"] != answer.get("epoch"):
+                    self.positions[namespace][answer["room"]] = {"seq": answer["seq"], "epoch": answer.get("epoch")}
         return answer
 
     def received(self, event: str | None = None, namespace: str | None = None) -> list[Any]:

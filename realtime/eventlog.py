@@ -26,13 +26,17 @@ from django.conf import settings
 EMITTER_HOST_ID = "realtime-emitter"
 STATE_TTL_SECONDS = 30 * 24 * 3600
 
+# A room's state is created (a new epoch, seq 0) by its first event or by the first join of a
+# connection that has no position in it (ENSURE_SCRIPT). Either way a new epoch deletes the room's
+# log: a log left over from a lost state (evicted, expired) holds another epoch's entries, and its
+# entry ids would be above the new epoch's first sequence numbers.
 PUBLISH_SCRIPT = """
 local state, log = KEYS[1], KEYS[2]
 local epoch = redis.call('HGET', state, 'epoch')
 if not epoch then
   epoch = ARGV[5]
   redis.call('DEL', log)
-  redis.call('HSET', state, 'epoch', epoch)
+  redis.call('HSET', state, 'epoch', epoch, 'seq', 0)
 end
 local seq = redis.call('HINCRBY', state, 'seq', 1)
 local msg = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
@@ -45,6 +49,19 @@ return {seq, epoch}
 # emit() sends EVALSHA (the script's body is not sent and parsed per event) and falls back to
 # EVAL when Redis answers NOSCRIPT (a restarted Redis has an empty script cache).
 PUBLISH_SHA = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id, not security)
+
+
+ENSURE_SCRIPT = """
+local state, log = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', state, 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', log)
+  redis.call('HSET', state, 'epoch', epoch, 'seq', 0)
+  redis.call('EXPIRE', state, ARGV[2])
+end
+return {redis.call('HGET', state, 'seq') or '0', epoch}
+"""
 
 
 def _tag(namespace: str, room: str) -> str:
@@ -133,6 +150,15 @@ async def read_position(redis, namespace: str, room: str) -> Position:
     return Position(int(seq or 0), epoch.decode() if epoch else None)
 
 
+async def ensure_position(redis, namespace: str, room: str) -> Position:
+    """The room's position, creating its state (a new epoch, seq 0) if it has none, so that a
+    client joining a room that never had an event still gets an epoch to come back with."""
+    seq, epoch = await redis.eval(
+        ENSURE_SCRIPT, 2, state_key(namespace, room), log_key(namespace, room), secrets.token_hex(6), STATE_TTL_SECONDS
+    )
+    return Position(int(seq), epoch.decode() if isinstance(epoch, bytes) else epoch)
+
+
 async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: str | None) -> Missed:
     """Events of the room after `since`. The log must reach back to since+1, in the same epoch,
     and not be older than the configured age; otherwise the client must resync."""
@@ -141,6 +167,9 @@ async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: st
         # Nothing was ever sent to this room (or its state is gone): a client that saw
         # something must reload; one that saw nothing has nothing to miss.
         return Missed([], "epoch_changed" if since > 0 else None, head)
+    if since > 0 and epoch is None:
+        # A client that saw events but cannot say from which log: its seq means nothing here.
+        return Missed([], "epoch_changed", head)
     if epoch is not None and epoch != head.epoch:
         return Missed([], "epoch_changed", head)
     if since > head.seq:

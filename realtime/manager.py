@@ -10,10 +10,13 @@ in between.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
+from redis import exceptions as redis_exceptions
 
 from realtime import contract, eventlog, metrics
 from realtime.fastpath import FastDeliveryMixin
@@ -21,15 +24,21 @@ from realtime.redis import async_client
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_ATTEMPTS = 5
+
 
 class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (namespace, room) -> {sid: [held pub/sub messages]}; namespace as published (canonical)
-        self._held: dict[tuple[str, str], dict[str, list[dict]]] = {}
+        # (namespace, room) -> {sid: [one buffer of held pub/sub messages per join under way]};
+        # namespace as published (canonical)
+        self._held: dict[tuple[str, str], dict[str, list[list[dict]]]] = {}
         self._aliases: dict[str, list[str]] = {}
         # (namespace, room) -> (seq, epoch) of the room's last event delivered here (see _continuous)
         self._last: dict[tuple[str, str], tuple[int, str]] = {}
+        # (namespace, room) -> (after, up to, epoch): seqs refilled by `_catch_up` that may still
+        # arrive over pub/sub (published between the re-subscription and the catch-up's read)
+        self._refilled: dict[tuple[str, str], tuple[int, int, str]] = {}
         for alias, canonical in contract.namespace_aliases().items():
             self._aliases.setdefault(canonical, []).append(alias)
 
@@ -55,7 +64,7 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         except (KeyError, IndexError, TypeError, ValueError):
             return True
         key = (ns, room)
-        if not any(room in self.rooms.get(n, ()) for n in (ns, *self._aliases.get(ns, ()))):
+        if not self._has_local_members(ns, room):
             self._last.pop(key, None)  # no local members: nothing to keep continuous
             return True
         last = self._last.get(key)
@@ -66,9 +75,20 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
             await self._resync_members(ns, room, "epoch_changed")
             return True
         if seq <= last[0]:
-            self._last[key] = last
-            metrics.incr("duplicates_dropped")
-            return False
+            refilled = self._refilled.get(key)
+            if refilled is not None and refilled[2] == epoch and refilled[0] < seq <= refilled[1]:
+                # Published while the subscription was being restored: already refilled from the log.
+                self._last[key] = last
+                metrics.incr("duplicates_dropped")
+                return False
+            # One Lua script publishes a room's events in seq order, so pub/sub never repeats a
+            # seq of the same epoch: Redis came back with older data (AOF everysec, RDB snapshot)
+            # and the room's seq went backwards. What the members saw after that point is gone
+            # from the log: they reload, and follow the room from this event.
+            self._refilled.pop(key, None)
+            await self._resync_members(ns, room, "rolled_back")
+            return True
+        self._refilled.pop(key, None)
         if seq > last[0] + 1:
             missed = await eventlog.read_missed(async_client(), ns, room, since=last[0], epoch=epoch)
             if missed.resync:  # the log no longer covers the gap
@@ -83,6 +103,97 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
             self._last[key] = (seq, epoch)
         return True
 
+    def _has_local_members(self, ns: str, room: str) -> bool:
+        return any(room in self.rooms.get(n, ()) for n in (ns, *self._aliases.get(ns, ())))
+
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        # Subscription confirmations are wanted here (see `_redis_listen_with_retries`); `_listen`
+        # passes on only `message`s.
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[dict]:
+        """python-socketio's AsyncRedisManager._redis_listen_with_retries (5.x), plus a catch-up
+        (`_catch_up`) each time the subscription is confirmed again: a room whose last events were
+        published while it was down would otherwise wait for its next event to be refilled.
+        The subscription comes back two ways, both seen here as a new `subscribe` confirmation:
+        redis-py's PubSub reconnects and re-subscribes by itself, or (when that gives up) the
+        loop below connects again. After the confirmation, every publish reaches this process."""
+        retry_sleep = 1
+        subscribed_before = False
+        while True:
+            try:
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                retry_sleep = 1
+                async for message in self.pubsub.listen():
+                    if message.get("type") == "subscribe":
+                        if subscribed_before:
+                            await self._catch_up()
+                        subscribed_before = True
+                        continue
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("cannot receive from redis (%s): retrying in %s s", exc, retry_sleep)
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, 60)
+
+    async def _catch_up(self) -> None:
+        """After re-subscribing: bring every room tracked here up to its head in Redis. Anything
+        published from now on also arrives over pub/sub; those already refilled here are dropped
+        (`_refilled`). A room whose epoch changed (Redis lost the log) or whose seq went back (Redis
+        lost its last writes) has its members told to resync."""
+        for key in list(self._last):
+            for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
+                try:
+                    await self._catch_up_room(key)
+                    break
+                except redis_exceptions.ConnectionError:
+                    # the pool still holds connections from before the restart: each fails once
+                    if attempt == CATCH_UP_ATTEMPTS:
+                        log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
+                except Exception:
+                    log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
+                    break
+
+    async def _catch_up_room(self, key: tuple[str, str]) -> None:
+        ns, room = key
+        if key not in self._last:
+            return
+        seq, epoch = self._last[key]
+        if not self._has_local_members(ns, room):
+            self._last.pop(key, None)
+            return
+        redis = async_client()
+        head = await eventlog.read_position(redis, ns, room)
+        if head.epoch is None:
+            await self._resync_members(ns, room, "epoch_changed")
+            self._last.pop(key, None)
+            return
+        if head.epoch != epoch:
+            await self._resync_members(ns, room, "epoch_changed")
+            seq, epoch = 0, head.epoch
+        elif head.seq < seq:
+            await self._resync_members(ns, room, "rolled_back")
+            self._last[key] = (head.seq, epoch)
+            return
+        self._last[key] = (seq, epoch)
+        if head.seq == seq:
+            return
+        missed = await eventlog.read_missed(redis, ns, room, since=seq, epoch=epoch)
+        if missed.resync:
+            await self._resync_members(ns, room, missed.resync)
+            self._last[key] = (missed.head.seq, epoch)
+            return
+        for old in missed.messages:
+            self._last[key] = (old["data"][0]["_meta"]["seq"], epoch)
+            await self._deliver_room_event(old)
+        log.warning("caught up ns=%s room=%s after re-subscribing: %s refilled", ns, room, len(missed.messages))
+        metrics.incr("gaps_refilled", len(missed.messages))
+        self._refilled[key] = (seq, self._last[key][0], epoch)
+
     async def _resync_members(self, ns: str, room: str, reason: str) -> None:
         metrics.incr("resyncs")
         log.warning("room lost continuity ns=%s room=%s reason=%s: members must resync", ns, room, reason)
@@ -95,8 +206,9 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
     async def _deliver_room_event(self, message: dict) -> None:
         held = self._held.get((message.get("namespace"), message.get("room")))
         if held:
-            for buffer in held.values():
-                buffer.append(message)
+            for buffers in held.values():
+                for buffer in buffers:
+                    buffer.append(message)
             message = dict(message, skip_sid=list(held))
         await self._emit_to_aliases(message)
         await super()._handle_emit(message)
@@ -133,11 +245,16 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         log_ns = log_namespace or namespace
         if since is None:
             await self.enter_room(sid, namespace, room)
-            return await eventlog.read_position(async_client(), log_ns, room)
+            # A room that never had an event gets its epoch now, so the position returned is one
+            # the client can come back with (and be replayed what it missed while away).
+            return await eventlog.ensure_position(async_client(), log_ns, room)
         key = (log_ns, room)
         buffer: list[dict] = []
-        self._held.setdefault(key, {})[sid] = buffer
+        # A list per sid: the same connection may join the same room twice at once (the welcome's
+        # join from `last_seen` and a `subscribe`); each join holds and drains its own buffer.
+        self._held.setdefault(key, {}).setdefault(sid, []).append(buffer)
         try:
+            await eventlog.ensure_position(async_client(), log_ns, room)
             await self.enter_room(sid, namespace, room)
             missed = await eventlog.read_missed(async_client(), log_ns, room, since=since, epoch=epoch)
             last = since
@@ -161,7 +278,10 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
             return missed.head
         finally:
             held = self._held.get(key)
-            if held is not None:
-                held.pop(sid, None)
+            buffers = held.get(sid) if held is not None else None
+            if buffers is not None:
+                buffers[:] = [b for b in buffers if b is not buffer]
+                if not buffers:
+                    del held[sid]
                 if not held:
                     del self._held[key]

@@ -33,16 +33,24 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+# A connection's rate-limit strikes are forgotten after this long without one: strikes count a
+# flood (rejections in a row), not the occasional burst of a connection that lives for days.
+STRIKE_RESET_SECONDS = 10.0
+
+
 class TokenBucket:
-    __slots__ = ("tokens", "stamp", "strikes")
+    __slots__ = ("tokens", "stamp", "strikes", "last_strike")
 
-    def __init__(self) -> None:
+    def __init__(self, now: float | None = None) -> None:
         self.tokens = float(settings.SOCKETIO_RATE_LIMIT_BURST)
-        self.stamp = time.monotonic()
+        self.stamp = time.monotonic() if now is None else now
         self.strikes = 0
+        self.last_strike = self.stamp
 
-    def take(self) -> bool:
-        now = time.monotonic()
+    def take(self, now: float | None = None) -> bool:
+        """Take a token for one client event (`now`: a time.monotonic() value, for tests). False
+        when the bucket is empty: a strike, counted since the last quiet period."""
+        now = time.monotonic() if now is None else now
         self.tokens = min(
             float(settings.SOCKETIO_RATE_LIMIT_BURST),
             self.tokens + (now - self.stamp) * settings.SOCKETIO_RATE_LIMIT_PER_SECOND,
@@ -51,7 +59,10 @@ class TokenBucket:
         if self.tokens >= 1:
             self.tokens -= 1
             return True
+        if now - self.last_strike >= STRIKE_RESET_SECONDS:
+            self.strikes = 0
         self.strikes += 1
+        self.last_strike = now
         return False
 
 
@@ -113,30 +124,69 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 break
             await asyncio.sleep(0.005)
         else:
+            if sid in self._identities:  # still here, yet never connected: don't leave it half-open
+                await self._welcome_failed(sid, identity, "the connection was not established within 1 s")
             return
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
+            positions: dict[str, dict[str, Any]] = {}
             own = [user_room(identity.user_id)] + ([tenant_room(identity.tenant_id)] if identity.tenant_id else [])
             for room in own:
                 since, epoch = last_seen.pop(room, (None, None))
-                await manager.join(sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical)
+                head = await manager.join(
+                    sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical
+                )
+                if head.epoch is not None:
+                    positions[room] = {"seq": head.seq, "epoch": head.epoch}
             for room, (since, epoch) in last_seen.items():
                 try:
                     await rooms.check(identity, room)
                 except rooms.Forbidden as exc:
                     await self.send_error(sid, exc.code, str(exc), "connect")
                     continue
-                await manager.join(sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical)
+                head = await manager.join(
+                    sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical
+                )
+                if head.epoch is not None:
+                    positions[room] = {"seq": head.seq, "epoch": head.epoch}
             await self.send(
-                sid, "connected", {"message": "Connected", "user_id": identity.user_id, "tenant_id": identity.tenant_id}
+                sid,
+                "connected",
+                {
+                    "message": "Connected",
+                    "user_id": identity.user_id,
+                    "tenant_id": identity.tenant_id,
+                    # where each joined room stood: a client with no position of its own for a
+                    # room sends this back in auth.last_seen when it reconnects
+                    "positions": positions,
+                },
             )
             await self.send(
                 sid,
                 "connection_status",
                 {"status": "connected", "message": "Connected to the realtime server", "timestamp": now_iso()},
             )
+        except Exception as exc:
+            log.exception("welcome failed ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
+            await self._welcome_failed(sid, identity, f"{type(exc).__name__}: {exc}")
+
+    async def _welcome_failed(self, sid: str, identity: Identity, why: str) -> None:
+        """A connection that did not get its rooms and its greeting must not stay open looking
+        fine: it is closed (the Engine.IO connection, so the client's reconnection kicks in and
+        it tries again, with its positions)."""
+        metrics.incr("welcome_failures")
+        log.error(
+            "welcome failed, closing the connection ns=%s sid=%s user=%s via=%s: %s",
+            self.namespace,
+            sid,
+            identity.user_id,
+            identity.via,
+            why,
+        )
+        try:
+            await close_transport(self.server, sid, self.namespace)
         except Exception:
-            log.exception("welcome failed ns=%s sid=%s", self.namespace, sid)
+            log.exception("could not close the connection ns=%s sid=%s", self.namespace, sid)
 
     async def _expire(self, sid: str) -> None:
         await self.send_error(sid, "token_expired", "token has expired", "connect")
@@ -253,8 +303,22 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         return answer
 
 
+async def close_transport(server: socketio.AsyncServer, sid: str, namespace: str) -> None:
+    """Close a client's Engine.IO connection without a CLOSE packet, as a lost connection looks:
+    Socket.IO clients (Python and JS) then reconnect by themselves, which they don't after a
+    Socket.IO DISCONNECT or an Engine.IO CLOSE from the server."""
+    eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
+    socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+    if socket is None:
+        await server.disconnect(sid, namespace=namespace)
+        return
+    await socket.close(wait=False, abort=True)  # runs the disconnect handlers
+    socket.queue.put_nowait(None)  # the writer ends and closes the WebSocket (a poll gets nothing)
+    server.eio.sockets.pop(eio_sid, None)
+
+
 def project_room_of(project_id: Any) -> str:
     raw = str(project_id)
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise rooms.Forbidden("invalid_room", "project_id must be a project's numeric id")
     return project_room(int(raw))

@@ -55,7 +55,7 @@ async def check(identity: Identity, room: str) -> RoomKind:
 
 
 def _int(key: str) -> int | None:
-    return int(key) if key.isdigit() and len(key) < 19 else None
+    return int(key) if key.isascii() and key.isdigit() and len(key) < 19 else None
 
 
 async def _own_user(identity: Identity, key: str) -> bool:

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import LOG_DIR, LiveServer, start_server
+from conftest import LiveServer, start_server
+from conftest import record_counts as record_counts  # re-exported for the fault tests
 from tests import nginx
 from tools import embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-COUNTS_FILE = LOG_DIR / "fault-counts.txt"
 # Server processes publish their counters to Redis (ops.process_stats) this often.
 PROCESS_INTERVAL = "0.5"
 
@@ -214,16 +214,6 @@ def server_counters(redis_url: str, *, since: float | None = None, timeout: floa
 
 def counter_delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
     return after.get(name, 0) - before.get(name, 0)
-
-
-def record_counts(test: str, counts: dict[str, object]) -> str:
-    """Print the counts (pytest -s shows them) and append them to var/test-logs/fault-counts.txt."""
-    line = f"{test}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
-    print(line)
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with COUNTS_FILE.open("a") as handle:
-        handle.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + line + "\n")
-    return line
 
 
 # --- a stream of numbered events ------------------------------------------------------------------

@@ -140,3 +140,53 @@ def test_it_recovers_a_job_whose_queue_state_was_lost(world, on_own_redis, worke
     alice.wait_for(
         "agent_status", lambda d: d["job_id"] == str(job.pk) and d["status"] in ("success", "error"), timeout=40
     )
+
+
+def test_a_quiet_room_gets_the_event_published_while_the_subscription_was_down(
+    world, on_own_redis, connect, request, settings
+):
+    """The last event of a room, published while the server's pub/sub subscription reconnects,
+    reaches the client without any later event: the server catches up after re-subscribing."""
+    import redis
+
+    from conftest import start_server
+    from realtime.emit import emit
+    from realtime.redis import sync_client
+
+    server = start_server(REDIS_URL=on_own_redis.url)
+    request.addfinalizer(server.proc.stop)
+    alice = connect(world.token(world.alice), url=server.url)
+    mine = user_room(world.alice.pk)
+    for n in (1, 2):
+        emit("test_event", {"n": n, "source": "stream"}, room=mine, on_commit=False)
+    alice.wait_for("test_event", lambda d: d["n"] == 2)
+    on_own_redis.restart(keep_data=True)
+    sync_client().ping()  # this process's connection to the restarted Redis (redis-py retries)
+    emit("test_event", {"n": 3, "source": "stream"}, room=mine, on_commit=False)
+    # the server (python-socketio backs off >= 1 s) had not subscribed again when it was published
+    subscribers = redis.Redis.from_url(on_own_redis.url).pubsub_numsub(settings.SOCKETIO_CHANNEL)[0][1]
+    assert subscribers == 0, "the server re-subscribed before the event: nothing was tested"
+    alice.wait_for("test_event", lambda d: d["n"] == 3, timeout=30)
+    assert numbers(alice, mine) == [1, 2, 3]
+    assert not alice.resyncs and alice.duplicates == 0
+
+
+def test_a_client_whose_welcome_failed_is_disconnected_and_comes_back(world, on_own_redis, request):
+    """Redis is down when a client connects: the server can't join its rooms. It must not stay
+    connected with no rooms and no greeting: it is disconnected, retries, and is welcomed once
+    Redis is back."""
+    from conftest import start_server
+    from realtime.client import RealtimeClient
+
+    server = start_server(REDIS_URL=on_own_redis.url)
+    request.addfinalizer(server.proc.stop)
+    on_own_redis.stop()
+    alice = RealtimeClient(server.url, token=world.token(world.alice))
+    request.addfinalizer(alice.disconnect)
+    alice.connect()
+    alice.wait_until(lambda: alice.disconnects > 0, timeout=30, what="disconnected after the failed welcome")
+    assert not alice.received("connected")
+    on_own_redis.start()
+    alice.wait_for("connected", timeout=30)
+    assert alice.sio.connected
+    assert "welcome failed, closing the connection" in server.proc.log_path.read_text()

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from conftest import record_counts
 from jobs.services import enqueue_tracked
 from realtime import eventlog
 from realtime.emit import emit, project_room, user_room
@@ -18,17 +19,9 @@ from tools.embedded_redis import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-COUNTS = "var/test-logs/fault-counts.txt"
-
 
 def ns(client, room: str) -> list[int]:
     return [d["n"] for d in client.received("test_event") if d["_meta"]["room"] == room]
-
-
-def record(line: str) -> None:
-    print(line)
-    with open(COUNTS, "a") as handle:
-        handle.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + line + "\n")
 
 
 def reload_jobs(url: str, token: str, project_id: int) -> dict:
@@ -51,9 +44,15 @@ def test_it_replays_everything_missed_inside_the_window(world, connect):
     alice.reconnect()
     alice.wait_for("test_event", lambda d: d["n"] == missed + 1, timeout=20)
     assert ns(alice, mine) == list(range(1, missed + 2))
-    record(
-        f"offline inside the window: events_sent={missed + 1}, events_received={len(ns(alice, mine))}, "
-        f"replayed={missed}, duplicates_dropped_client={alice.duplicates}, resyncs={len(alice.resyncs)}"
+    record_counts(
+        "offline inside the window",
+        {
+            "events_sent": missed + 1,
+            "events_received": len(ns(alice, mine)),
+            "replayed": missed,
+            "duplicates_dropped_client": alice.duplicates,
+            "resyncs": len(alice.resyncs),
+        },
     )
 
 
@@ -81,9 +80,15 @@ def test_it_asks_for_a_resync_when_the_log_was_trimmed(world, connect, settings,
     alice.wait_for("test_event", lambda d: d["n"] == 400)
     assert ns(alice, project) == [1, 400]
     assert ack["seq"] >= 0
-    record(
-        f"offline outside the window (log trimmed): events_sent=400, events_received=2, "
-        f"resyncs={len(alice.resyncs)}, reason={resync['reason']}"
+    record_counts(
+        "offline outside the window (log trimmed)",
+        {
+            "events_sent": 400,
+            "events_received": len(ns(alice, project)),
+            "duplicates_dropped_client": alice.duplicates,
+            "resyncs": len(alice.resyncs),
+            "reason": resync["reason"],
+        },
     )
 
 

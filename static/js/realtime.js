@@ -2,8 +2,11 @@
  * - remembers the last {seq, epoch} seen per room (each room event carries _meta {room, seq, epoch});
  * - sends them as auth.last_seen on every (re)connect, so the server replays what was missed;
  * - drops events it has already seen (seq <= last seen in the same epoch);
- * - on resync_required, forgets the room's position and calls onResync(room) so the page
+ * - on resync_required, forgets the room's position (the room's next event is taken, whatever its
+ *   seq: after Redis lost data, seqs start again lower) and calls onResync(room) so the page
  *   reloads its state over HTTP;
+ * - records the positions `connected` gives for the rooms joined on connect, so a room that had
+ *   no event yet is replayed too after a reconnect;
  * - subscribe(room) joins a room once: events for it are held until the ack arrives, then the
  *   ack's snapshot is applied and the held events newer than the ack's seq follow it.
  */
@@ -78,6 +81,14 @@
         attempts[room] = (attempts[room] || 0) + 1;
       });
       opts.onStatus("reconnecting");
+    });
+    socket.on("connected", (data) => {
+      // Where the rooms joined on connect (our user and tenant rooms, and those in last_seen)
+      // stood: a room we have no position for yet is replayed from there on reconnect.
+      const given = (data && data.positions) || {};
+      Object.keys(given).forEach((room) => {
+        if (!positions[room] && !pending[room]) positions[room] = { seq: given[room].seq, epoch: given[room].epoch };
+      });
     });
     socket.on("connect_error", (err) => opts.onStatus("offline", err && err.message));
     socket.on("resync_required", (data) => {
