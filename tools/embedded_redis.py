@@ -38,6 +38,9 @@ def free_port() -> int:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
+        # SO_REUSEADDR as redis-server itself binds: a port whose last server just exited (its
+        # connections in TIME_WAIT) is free; one with a listening socket is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
