@@ -4,6 +4,7 @@
 server, behind Channels' cookie/session/auth middleware so a logged-in browser is known on
 connect. Other WebSocket paths go to Channels consumers; all other HTTP goes to Django."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -44,3 +45,10 @@ application = ProtocolTypeRouter(
         "websocket": SocketIODispatch(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything imported so far (Django, the apps, the contract, the libraries) lives as long as the
+# process. Move it out of the cyclic GC's reach: a full collection no longer scans it. Measured
+# under fan-out load (500 events/s to 100 clients): full collections paused the loop for 25-100 ms
+# without this, the whole of the p99/p999 delivery latency (docs/benchmarks.md). Only objects
+# created from here on are collected; garbage is still freed by reference counting as before.
+gc.freeze()
