@@ -136,6 +136,7 @@ if not SOCKETIO_ALLOWED_ORIGINS or "*" in SOCKETIO_ALLOWED_ORIGINS:
     # [] would turn python-engineio's origin check off and '*' allows every site.
     raise ImproperlyConfigured("SOCKETIO_ALLOWED_ORIGINS must list the allowed origins explicitly")
 SOCKETIO_MAX_HTTP_BUFFER_SIZE: int = env.int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", default=64 * 1024)
+REALTIME_REDIS_POOL_SIZE: int = env.int("REALTIME_REDIS_POOL_SIZE", default=200)  # per server process
 SOCKETIO_CHANNEL: str = env.str("SOCKETIO_CHANNEL", default="realtime")
 SOCKETIO_PING_INTERVAL: int = env.int("SOCKETIO_PING_INTERVAL", default=25)
 SOCKETIO_PING_TIMEOUT: int = env.int("SOCKETIO_PING_TIMEOUT", default=20)

@@ -59,7 +59,7 @@ from realtime import contract, eventlog, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import emit, tenant_room, user_room
 from realtime.namespaces import TokenBucket
-from realtime.redis import async_client
+from realtime.redis import async_client, blocking_client
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
                 pass
 
     async def _read(self) -> None:
-        redis = async_client()
+        redis = blocking_client()
         try:
             while True:
                 by_key = {eventlog.log_key(ns, room): (ns, room) for ns, room in self.follows}

@@ -1,4 +1,5 @@
-"""Redis clients for the realtime layer: one sync client per process, one async client per loop."""
+"""Redis clients for the realtime layer: one sync client per process, one async client per loop,
+and per loop a separate async client for commands that block (XREAD BLOCK)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from django.conf import settings
 _lock = threading.Lock()
 _sync: redis.Redis | None = None
 _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_blocking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
-ASYNC_POOL_SIZE = 200
+ASYNC_POOL_SIZE = 200  # REALTIME_REDIS_POOL_SIZE overrides it
 CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
 
 
@@ -35,9 +37,25 @@ def async_client() -> aioredis.Redis:
     if client is None:
         # A blocking pool: a burst of connecting clients waits for a free connection instead of
         # failing with MaxConnectionsError.
+        size = int(getattr(settings, "REALTIME_REDIS_POOL_SIZE", ASYNC_POOL_SIZE))
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=5, **CLIENT_OPTIONS
+            settings.REDIS_URL, max_connections=size, timeout=5, **CLIENT_OPTIONS
         )
         client = aioredis.Redis(connection_pool=pool)
         _async[loop] = client
+    return client
+
+
+def blocking_client() -> aioredis.Redis:
+    """An asyncio client for commands that hold their connection while they wait (XREAD BLOCK:
+    the plain WebSocket consumer's readers), bound to the running loop. Its pool is not the one
+    `async_client()` shares: each blocked reader needs a connection of its own, and taking them
+    from the shared, bounded pool let a few hundred idle readers starve joins, replay and
+    aemit() of every connection. This pool is not capped: one connection per reader, up to
+    Redis's `maxclients`."""
+    loop = asyncio.get_running_loop()
+    client = _blocking.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, **CLIENT_OPTIONS)
+        _blocking[loop] = client
     return client
