@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
+
 from billing.subscriptions import expire_lapsed, warn_expiring
 
 
@@ -20,5 +22,6 @@ def expire_lapsed_subscriptions(today: str | None = None) -> int:
 
 
 def register_cron(register) -> None:
-    register(warn_expiring_subscriptions, queue_name="default", interval=3600, job_timeout=300)
-    register(expire_lapsed_subscriptions, queue_name="default", interval=3600, job_timeout=300)
+    interval = settings.BILLING_CRON_INTERVAL_SECONDS
+    register(warn_expiring_subscriptions, queue_name="default", interval=interval, job_timeout=300)
+    register(expire_lapsed_subscriptions, queue_name="default", interval=interval, job_timeout=300)

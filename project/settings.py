@@ -177,6 +177,7 @@ JWT_TTL_SECONDS: int = env.int("JWT_TTL_SECONDS", default=3600)
 # --- RQ -------------------------------------------------------------------------------------------
 RQ_DEFAULT_TIMEOUT: int = env.int("RQ_DEFAULT_TIMEOUT", default=600)
 RQ_MAX_RETRIES: int = env.int("RQ_MAX_RETRIES", default=2)
+BILLING_CRON_INTERVAL_SECONDS: int = env.int("BILLING_CRON_INTERVAL_SECONDS", default=3600)  # expiry checks
 RQ_QUEUES = {
     "default": {
         "URL": REDIS_URL,

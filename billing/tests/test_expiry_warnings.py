@@ -84,3 +84,54 @@ def test_the_cron_scheduler_starts_with_the_billing_jobs(asgi_server):
         assert proc.popen.poll() is None
     finally:
         proc.stop()
+
+
+def test_rqs_scheduler_and_a_worker_warn_once_across_several_runs(world, acme_subscription, connect, rq_worker):
+    """End to end: RQ's cron scheduler (`manage.py runcron`, every second here) enqueues the check,
+    a real worker runs it, and however many times that happens the tenant hears once."""
+    from django.utils import timezone
+    from rq.cron import get_cron_job_ids
+    from rq.job import Job, JobStatus
+    from rq.serializers import JSONSerializer
+
+    from conftest import process_env, spawn
+    from realtime.redis import sync_client
+
+    alice = connect(world.token(world.alice), namespaces=[NS])
+    charlie = connect(world.token(world.charlie), namespaces=[NS])
+    acme_subscription.expires_on = timezone.localdate() + timedelta(days=7)
+    acme_subscription.save()
+    history = "billing.cron.warn_expiring_subscriptions"
+    redis = sync_client()
+    redis.delete(f"rq:cron_job:{history}:jobs")
+    cron_proc = spawn(
+        "runcron",
+        [sys.executable, "manage.py", "runcron", "project.cron"],
+        process_env(BILLING_CRON_INTERVAL_SECONDS="1"),
+    )
+    try:
+        runs = 4
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler's own record of what it enqueued, and the worker's results
+            ids = get_cron_job_ids(history, connection=redis)
+            done = [
+                i
+                for i in ids
+                if Job.fetch(i, connection=redis, serializer=JSONSerializer).get_status() == JobStatus.FINISHED
+            ]
+            if len(done) >= runs:
+                break
+            assert cron_proc.popen.poll() is None, cron_proc.log()
+            assert time.monotonic() < deadline, f"{len(done)} of {runs} scheduled runs finished: {cron_proc.log()}"
+            time.sleep(0.2)  # polling the scheduler's job history: no event to wait on
+    finally:
+        cron_proc.stop()
+    assert (
+        sum(Job.fetch(i, connection=redis, serializer=JSONSerializer).return_value() for i in done) == 1
+    )  # warnings sent, over all runs
+    subscriptions.change_subscription(tenant_id=world.acme.pk, status="active")  # a marker after the runs
+    alice.wait_for("subscription:updated", namespace=NS, timeout=10)
+    assert [e["days_left"] for e in alice.received("subscription:expiring")] == [7]
+    # 14 was crossed too before the first run: recorded as covered, not announced on its own
+    assert sorted(ExpiryWarning.objects.values_list("threshold_days", flat=True)) == [7, 14]
+    assert charlie.received("subscription:expiring") == []
