@@ -7,8 +7,10 @@
 - socketio: python-socketio's write-only `RedisManager` (what a bare python-socketio app uses).
 - flask: Flask-SocketIO's `SocketIO(message_queue=...)` external emitter (seed 003's stack).
 
-RATE is events per second (0: as fast as possible). Every event carries its send time in ms
-since the epoch (`t`, or `text` for the product's `test_event`, whose schema has no `t`)."""
+RATE is events per second (0: as fast as possible). Every stack's emitter sends the same
+application payload, `{n, text}` with `text` the send time in ms since the epoch (a string: the
+product's `test_event` has no numeric field for it); the product adds its `_meta {room, seq,
+epoch}` (what replay needs), the others nothing."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def product(redis_url: str, room: str) -> Callable[[int], None]:
     from realtime.emit import emit
 
     def send(n: int) -> None:
-        emit("test_event", {"n": n, "text": repr(time.time() * 1000), "source": "bench"}, room=room)
+        emit("test_event", {"n": n, "text": repr(time.time() * 1000)}, room=room)
 
     return send
 
@@ -37,7 +39,7 @@ def bare_socketio(redis_url: str, room: str) -> Callable[[int], None]:
     manager = socketio.RedisManager(redis_url, channel="bench-socketio", write_only=True)
 
     def send(n: int) -> None:
-        manager.emit("bench", {"n": n, "t": time.time() * 1000}, room=room, namespace="/")
+        manager.emit("bench", {"n": n, "text": repr(time.time() * 1000)}, room=room, namespace="/")
 
     return send
 
@@ -48,7 +50,7 @@ def flask_socketio(redis_url: str, room: str) -> Callable[[int], None]:
     sio = SocketIO(message_queue=redis_url, channel="bench-flask")
 
     def send(n: int) -> None:
-        sio.emit("bench", {"n": n, "t": time.time() * 1000}, to=room, namespace="/")
+        sio.emit("bench", {"n": n, "text": repr(time.time() * 1000)}, to=room, namespace="/")
 
     return send
 

@@ -1,6 +1,7 @@
 // The Node stack's canonical emitter: @socket.io/redis-emitter from a separate process.
 // Usage: node emitter.js REDIS_URL EVENTS RATE (RATE 0 = as fast as possible). Each event is
-// {n, t} with t the send time in ms since the epoch (fractional).
+// {n, text} with text the send time in ms since the epoch, as a string: the same application
+// payload every stack's emitter sends (bench/emitters.py).
 "use strict";
 const { createClient } = require("redis");
 const { Emitter } = require("@socket.io/redis-emitter");
@@ -22,7 +23,7 @@ async function main() {
       const wait = start + (n * 1000) / rate - now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    emitter.to("bench").emit("bench", { n, t: now() });
+    emitter.to("bench").emit("bench", { n, text: String(now()) });
     if (rate === 0 && n % 100 === 99) await new Promise((r) => setImmediate(r));
   }
   await client.ping(); // every PUBLISH before it has been written and answered
