@@ -147,6 +147,7 @@ class Stack:
     token: str = ""
     ready_event: str = "ready"
     event: str = "bench"
+    system_cpu: int | None = None  # where the emitter runs (--system-cpu)
 
     def stop(self) -> None:
         if self.server.poll() is None:
@@ -164,6 +165,7 @@ class Env:
     redis_url: str
     server_cpu: int | None
     client_cpu: int | None
+    system_cpu: int | None = None  # Redis and the emitters (None: unpinned)
     product_env: dict[str, str] = field(default_factory=dict)
     alice_token: str = ""
     alice_room: str = ""
@@ -218,6 +220,7 @@ def start_stack(name: str, env: Env) -> Stack:
         emitter = [PY, str(BENCH / "emitters.py"), "product", env.redis_url]
         stack = Stack(name, proc, port, "/socket.io/", emitter, senv, env.alice_token, "connected", "test_event")
         stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
+        stack.system_cpu = env.system_cpu
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         return stack
     if name == "socketio":
@@ -233,7 +236,7 @@ def start_stack(name: str, env: Env) -> Stack:
     else:
         raise SystemExit(f"unknown stack {name!r}")
     proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BENCH, env=base_env, stdout=logf, stderr=logf)
-    stack = Stack(name, proc, port, "/socket.io/", emitter, base_env)
+    stack = Stack(name, proc, port, "/socket.io/", emitter, base_env, system_cpu=env.system_cpu)
     wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
     return stack
 
@@ -243,6 +246,7 @@ def run_emitter(stack: Stack, events: int, rate: float) -> None:
     if stack.name.startswith("ours"):
         argv.append(stack.emitter_room)  # type: ignore[attr-defined]
     env = stack.env
+    argv = pinned(stack.system_cpu, argv)
     subprocess.run(argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL)
 
 
@@ -499,6 +503,13 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma list of fanout,latency,idle,progress")
     parser.add_argument("--server-cpu", type=int, default=None, help="core for servers (default: the first)")
     parser.add_argument("--client-cpu", type=int, default=None, help="core for the load client (default: last)")
+    parser.add_argument(
+        "--system-cpu",
+        default="none",
+        help="core for Redis and the emitters: 'none' (default: unpinned), 'server' (the server's core, so "
+        "the load client has its core to itself; measured: it costs our stack more than Node's, whose "
+        "emitter and Redis work per event are lighter) or a number",
+    )
     parser.add_argument("--out", help="also write the markdown here")
     opts = parser.parse_args()
     opts.stacks = [s for s in opts.stacks.split(",") if s]
@@ -518,7 +529,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rt-bench-"))
     redis_port = embedded_redis.free_port()
     redis_proc = embedded_redis.start(redis_port, tmp / "redis", persist=False)
-    env = Env(tmp, f"redis://127.0.0.1:{redis_port}/0", server_cpu, client_cpu)
+    system_cpu = {"server": server_cpu, "none": None}.get(opts.system_cpu)
+    if system_cpu is None and opts.system_cpu not in ("server", "none"):
+        system_cpu = int(opts.system_cpu)
+    if system_cpu is not None and shutil.which("taskset"):
+        subprocess.run(["taskset", "-p", "-c", str(system_cpu), str(redis_proc.pid)], check=True, capture_output=True)
+    env = Env(tmp, f"redis://127.0.0.1:{redis_port}/0", server_cpu, client_cpu, system_cpu)
     results: dict[str, dict] = {}
     progress_result = None
     try:
@@ -551,7 +567,8 @@ def main() -> None:
 
     head = (
         f"Machine: {info}. Server processes pinned to CPU {server_cpu}, the load client (one Node "
-        f"socket.io-client process, WebSocket transport) to CPU {client_cpu}; Redis and emitters unpinned. "
+        f"socket.io-client process, WebSocket transport) to CPU {client_cpu}; Redis and the emitters "
+        f"{'unpinned' if system_cpu is None else f'on CPU {system_cpu}'}. "
         f"Medians of {opts.runs} runs; (x) = ratio to Node. fd limit {fd_limit}. "
         f"Took {time.monotonic() - started:.0f} s.\n\n"
         f"Command: `{' '.join([Path(PY).name, 'bench/run.py', *sys.argv[1:]])}`\n"
