@@ -17,11 +17,47 @@ WORKERS="${WORKERS:-1}"
 SERVERS="${SERVERS:-1}"
 mkdir -p var/log
 
-pids=()
+pids=()        # the app's processes (servers, workers, cron, nginx): stopped first
+redis_pids=()  # the private Redis: stopped last, so the others can say goodbye to it
+
+# descendants PID...: every process below PID (children first is not needed: we signal them all)
+descendants() {
+  local pid child
+  for pid in "$@"; do
+    for child in $(pgrep -P "$pid" 2>/dev/null); do
+      echo "$child"
+      descendants "$child"
+    done
+  done
+}
+
+# stop_all GRACE PID...: SIGTERM PID and everything below it, wait up to GRACE seconds for them
+# to exit, then SIGKILL what is left. Never waits forever: a process that ignores SIGTERM (RQ's
+# cron scheduler sleeps up to 60 s before it looks at its stop flag) cannot hold make run up.
+stop_all() {
+  local grace="$1"; shift
+  [ $# -gt 0 ] || return 0
+  local procs deadline p alive
+  procs="$* $(descendants "$@")"
+  # shellcheck disable=SC2086
+  kill $procs 2>/dev/null || true
+  deadline=$((SECONDS + grace))
+  while [ "$SECONDS" -le "$deadline" ]; do
+    alive=""
+    for p in $procs; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
+    [ -z "$alive" ] && return 0
+    sleep 0.1
+  done
+  echo "make run: still running after ${grace}s, killing:$alive" >&2
+  # shellcheck disable=SC2086
+  kill -KILL $alive $(descendants $alive) 2>/dev/null || true
+}
+
 cleanup() {
   trap - INT TERM EXIT
   echo; echo "stopping..."
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_all 10 "${pids[@]}"
+  stop_all 10 "${redis_pids[@]}"
   wait 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT
@@ -93,16 +129,20 @@ fi
 
 if [ -z "${REDIS_URL:-}" ]; then
   REDIS_PORT="${REDIS_PORT:-6390}"
-  # tools.embedded_redis refuses a port that is taken and waits for a PONG from its own server
+  # tools.embedded_redis refuses a port that is taken and waits for a PONG from its own server.
+  # Empty the log first: the background job truncates it only once it has forked, and a URL left
+  # by the last run would read as "started" (and then vanish) meanwhile.
+  : > var/log/redis.out
+  ready="redis://127.0.0.1:${REDIS_PORT}/"
   python -m tools.embedded_redis --port "$REDIS_PORT" --dir var/redis > var/log/redis.out 2>&1 &
   redis_pid=$!
-  pids+=("$redis_pid")
+  redis_pids+=("$redis_pid")
   for _ in $(seq 150); do
-    grep -q redis:// var/log/redis.out 2>/dev/null && break
+    grep -qF "$ready" var/log/redis.out 2>/dev/null && break
     kill -0 "$redis_pid" 2>/dev/null || break
     sleep 0.1
   done
-  if ! grep -q redis:// var/log/redis.out 2>/dev/null || ! kill -0 "$redis_pid" 2>/dev/null; then
+  if ! grep -qF "$ready" var/log/redis.out 2>/dev/null || ! kill -0 "$redis_pid" 2>/dev/null; then
     cat var/log/redis.out >&2
     die "the private Redis on port $REDIS_PORT did not start (see above; set REDIS_PORT or REDIS_URL)"
   fi
@@ -144,8 +184,10 @@ fi
 
 HEALTHZ_TIMEOUT="${HEALTHZ_TIMEOUT:-60}"
 healthy=""
-for _ in $(seq $((HEALTHZ_TIMEOUT * 5))); do
-  if curl -fs "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then healthy=1; break; fi
+deadline=$((SECONDS + HEALTHZ_TIMEOUT))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  # --max-time: a server that accepts the connection but never answers must not hold us up
+  if curl -fs --max-time 2 "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then healthy=1; break; fi
   sleep 0.2
 done
 if [ -z "$healthy" ]; then
@@ -158,4 +200,4 @@ fi
 echo
 echo "Serving on http://$HOST:$PORT/  (runs: /runs/, admin: /admin/, Socket.IO: /socket.io/ and /ws/socket.io/)"
 echo "$SERVERS server process(es), $WORKERS worker(s). Logs in var/log/. Press Ctrl-C to stop."
-wait -n "${pids[@]}" || true
+wait -n "${pids[@]}" "${redis_pids[@]}" || true

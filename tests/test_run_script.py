@@ -4,6 +4,7 @@ was already on its port, and never says "Serving" when /healthz did not answer."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
 import pytest
@@ -12,18 +13,38 @@ from tests.conftest import BASE_DIR
 from tools import embedded_redis
 
 
+def leftover_processes(session_id: int) -> list[str]:
+    """The processes still in the session `scripts/run.sh` led (it must stop all it started)."""
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True).stdout
+    rows = [line.split(None, 3) for line in out.splitlines()]
+    # a zombie has exited: only its parent (or init) has yet to collect its status
+    return [" ".join(row) for row in rows if row[1] == str(session_id) and not row[2].startswith("Z")]
+
+
 def run_script(tmp_path, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_"))}
     environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(embedded_redis.free_port()), **env)
-    return subprocess.run(
+    proc = subprocess.Popen(
         ["scripts/run.sh"],
         cwd=BASE_DIR,
         env=environ,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
         start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        left = leftover_processes(proc.pid)
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=10)
+        pytest.fail(f"make run did not stop within 120s; still running: {left}\n{stderr[-2000:]}")
+    left = leftover_processes(proc.pid)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"make run exited but left processes behind: {left}"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 @pytest.fixture
