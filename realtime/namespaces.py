@@ -284,9 +284,17 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         return await self._subscribe(sid, identity, room, data.get("last_seq"), data.get("epoch"))
 
     async def on_unsubscribe_project(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
+        """Seed 002: membership is checked in the database here too, and the ack carries the
+        project's current job state. The socket leaves the room first either way: a member who
+        was removed from the project must stop receiving it, and is then told they are not one."""
         room = project_room_of(data["project_id"])
         await self.leave_room(sid, room)
-        return {"room": room}
+        kind = await rooms.check(identity, room)
+        answer: dict[str, Any] = {"room": room}
+        if kind.snapshot is not None:
+            answer["snapshot"] = await kind.snapshot(identity, rooms.split(room)[1])
+        log.info("unsubscribe ns=%s sid=%s user=%s room=%s", self.namespace, sid, identity.user_id, room)
+        return answer
 
     async def _subscribe(
         self, sid: str, identity: Identity, room: str, last_seq: int | None, epoch: str | None

@@ -47,6 +47,33 @@ def test_membership_is_checked_again_on_every_subscribe(world, connect):
     assert bob.call("subscribe_project", {"project_id": world.apollo.pk})["code"] == "forbidden"
 
 
+def test_unsubscribe_checks_membership_and_answers_with_the_jobs(world, connect):
+    bob = connect(world.token(world.bob))
+    assert bob.call("subscribe_project", {"project_id": world.apollo.pk})["ok"] is True
+    ack = bob.call("unsubscribe_project", {"project_id": world.apollo.pk})
+    assert ack == {
+        "ok": True,
+        "room": project_room(world.apollo.pk),
+        "snapshot": {"project_id": world.apollo.pk, "jobs": []},
+    }
+    charlie = connect(world.token(world.charlie))  # another tenant: not a member
+    ack = charlie.call("unsubscribe_project", {"project_id": world.apollo.pk})
+    assert ack["ok"] is False and ack["code"] == "forbidden"
+    error = charlie.wait_for("error")
+    assert (error["code"], error["event"]) == ("forbidden", "unsubscribe_project")
+
+
+def test_a_removed_member_who_unsubscribes_leaves_the_room_and_is_told(world, connect):
+    bob = connect(world.token(world.bob))
+    assert bob.call("subscribe_project", {"project_id": world.apollo.pk})["ok"] is True
+    world.apollo.members.remove(world.bob)
+    assert bob.call("unsubscribe_project", {"project_id": world.apollo.pk})["code"] == "forbidden"
+    emit("test_event", {"n": 1}, room=project_room(world.apollo.pk))
+    emit("test_event", {"n": 2}, room=user_room(world.bob.pk))  # sentinel, same publisher
+    bob.wait_for("test_event", lambda d: d["n"] == 2)
+    assert [d["n"] for d in bob.received("test_event")] == [2]
+
+
 def test_unsubscribe_stops_the_events(world, connect):
     bob = connect(world.token(world.bob))
     bob.call("subscribe_project", {"project_id": world.apollo.pk})
