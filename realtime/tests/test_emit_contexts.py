@@ -148,3 +148,19 @@ def test_it_emits_to_a_tenant_room_only_to_that_tenant(pair, connect):
     alice.wait_for("test_event", lambda d: d["n"] == 7)
     bob.wait_for("test_event", lambda d: d["n"] == 7)
     assert_not_received(charlie, world, 7)
+
+
+def test_a_plain_write_only_redis_manager_reaches_the_room(pair, asgi_server):
+    """Interop: a process that only has python-socketio (no Django, no realtime.emit) can still
+    emit through the documented write-only Redis manager on SOCKETIO_CHANNEL. Its events reach the
+    room's clients on every server, without a sequence number (they are not in the replay log:
+    emit() is what gives that promise, see docs/scaling.md)."""
+    import socketio
+    from django.conf import settings
+
+    world, alice, charlie = pair
+    plain = socketio.RedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_CHANNEL, write_only=True)
+    plain.emit("test_event", {"n": 7, "source": "write-only"}, room=user_room(world.alice.pk), namespace="/")
+    event = alice.wait_for("test_event", lambda d: d["n"] == 7)
+    assert event["source"] == "write-only" and "_meta" not in event
+    assert_not_received(charlie, world, 7)
