@@ -113,6 +113,8 @@ port_free() {
   python - "$1" "${2:-127.0.0.1}" <<'PY'
 import socket, sys
 with socket.socket() as s:
+    # as daphne and nginx bind: a port left in TIME_WAIT by the last run's connections is free
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind((sys.argv[2], int(sys.argv[1])))
     except OSError:

@@ -4,11 +4,17 @@ was already on its port, and never says "Serving" when /healthz did not answer."
 from __future__ import annotations
 
 import os
+import queue
 import signal
+import socket
 import subprocess
+import threading
+import time
 
 import pytest
+import requests
 
+from realtime.client import RealtimeClient
 from tests.conftest import BASE_DIR
 from tools import embedded_redis
 
@@ -76,3 +82,104 @@ def test_make_run_stops_when_healthz_does_not_answer(tmp_path):
     assert result.returncode != 0
     assert "healthz did not answer within 1s" in result.stderr, result.stderr[-2000:]
     assert "Serving" not in result.stdout
+
+
+def read_until(proc: subprocess.Popen, marker: str, timeout: float) -> str:
+    """make run's output up to the line containing `marker` (read on a thread: a pipe has no
+    timeout of its own); fails with what it printed if the marker does not come in time."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            pytest.fail(f"make run did not print {marker!r} within {timeout}s:\n{''.join(seen)[-3000:]}")
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+
+
+@pytest.mark.parametrize("servers", [1, 2])
+def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
+    """The happy path, as a developer uses it: `make run` (SERVERS=2: two daphne processes behind
+    nginx) serves the demo; a WebSocket and a long-polling client each follow a demo job to its
+    end; Ctrl-C (SIGINT to the terminal's process group) stops every process it started."""
+    port = embedded_redis.free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_"))}
+    environ.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        PORT=str(port),
+        REDIS_PORT=str(embedded_redis.free_port()),
+        SERVERS=str(servers),
+        WORKERS="1",
+        HEALTHZ_TIMEOUT="90",
+    )
+    proc = subprocess.Popen(
+        ["scripts/run.sh"],
+        cwd=BASE_DIR,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    clients: list[RealtimeClient] = []
+    try:
+        output = read_until(proc, "Serving on", timeout=150)
+        assert "alice  / alice-demo-pass" in output, output  # the demo logins are printed
+        url = f"http://127.0.0.1:{port}"
+        r = requests.post(
+            f"{url}/api/auth/token", json={"username": "alice", "password": "alice-demo-pass"}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        token = r.json()["token"]
+        for transports in (["websocket"], ["polling"]):
+            client = RealtimeClient(url, token=token, transports=transports).connect()
+            client.wait_for("connection_status", timeout=10)
+            clients.append(client)
+        project_id = next(
+            pid for pid in range(1, 10) if clients[0].call("subscribe_project", {"project_id": pid}).get("ok")
+        )
+        assert clients[1].call("subscribe_project", {"project_id": project_id})["ok"] is True
+        r = requests.post(
+            f"{url}/api/projects/{project_id}/jobs/demo",
+            json={"steps": 5, "step_seconds": 0.05},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        for client in clients:
+            done = client.wait_for(
+                "agent_status", lambda d: d["job_id"] == job_id and d["status"] == "success", timeout=60
+            )
+            assert done["status"] == "success"
+            assert client.disconnects == 0
+    finally:
+        for client in clients:
+            client.disconnect()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            left = leftover_processes(proc.pid)
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"make run did not stop within 60 s of Ctrl-C; still running: {left}")
+    left = leftover_processes(proc.pid)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"Ctrl-C left processes behind: {left}"
+    with socket.socket() as s:  # and its port is free again (for a server: TIME_WAIT is free)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
