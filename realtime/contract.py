@@ -142,5 +142,15 @@ def validate(spec: EventSpec, payload: Any) -> None:
         raise ContractError(f"{spec.name}: {where}: {error.message}")
 
 
+def check_outgoing(event: str, payload: Any, namespace: str) -> None:
+    """Validate a payload the server sends directly to a connection or room (outside emit()),
+    when REALTIME_VALIDATE_EVENTS is on: every server-to-client payload follows the contract."""
+    from django.conf import settings
+
+    if settings.REALTIME_VALIDATE_EVENTS:
+        spec = spec_for(event, direction="server_to_client", namespace=canonical_namespace(namespace))
+        validate(spec, payload)
+
+
 def room_kind(room: str) -> str:
     return room.split(":", 1)[0]

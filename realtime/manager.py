@@ -197,11 +197,11 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
     async def _resync_members(self, ns: str, room: str, reason: str) -> None:
         metrics.incr("resyncs")
         log.warning("room lost continuity ns=%s room=%s reason=%s: members must resync", ns, room, reason)
+        payload = {"room": room, "reason": reason}
+        contract.check_outgoing("resync_required", payload, ns)
         for n in (ns, *self._aliases.get(ns, ())):
             if room in self.rooms.get(n, ()):
-                await self.emit(
-                    "resync_required", {"room": room, "reason": reason}, namespace=n, room=room, ignore_queue=True
-                )
+                await self.emit("resync_required", payload, namespace=n, room=room, ignore_queue=True)
 
     async def _deliver_room_event(self, message: dict) -> None:
         held = self._held.get((message.get("namespace"), message.get("room")))
@@ -261,7 +261,9 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
             if missed.resync:
                 metrics.incr("resyncs")
                 log.info("resync sid=%s ns=%s room=%s reason=%s", sid, namespace, room, missed.resync)
-                await self.send_to_sid(sid, namespace, "resync_required", {"room": room, "reason": missed.resync})
+                payload = {"room": room, "reason": missed.resync}
+                contract.check_outgoing("resync_required", payload, log_ns)
+                await self.send_to_sid(sid, namespace, "resync_required", payload)
                 last = missed.head.seq
             for msg in missed.messages:
                 await self.send_to_sid(sid, namespace, msg["event"], msg["data"][0])

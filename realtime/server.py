@@ -37,12 +37,9 @@ class RealtimeServer(socketio.AsyncServer):
             log.info("refused malformed event packet ns=%s", namespace)
             sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
             if sid is not None and self.manager.is_connected(sid, namespace or "/"):
-                await self.manager.send_to_sid(
-                    sid,
-                    namespace or "/",
-                    "error",
-                    {"message": "event name must be a non-reserved string", "code": "invalid_event"},
-                )
+                payload = {"message": "event name must be a non-reserved string", "code": "invalid_event"}
+                contract.check_outgoing("error", payload, namespace or "/")
+                await self.manager.send_to_sid(sid, namespace or "/", "error", payload)
             return
         return await super()._handle_event(eio_sid, namespace, id, data)
 
