@@ -27,18 +27,25 @@ def leftover_processes(session_id: int) -> list[str]:
     return [" ".join(row) for row in rows if row[1] == str(session_id) and not row[2].startswith("Z")]
 
 
-def run_script(tmp_path, **env: str) -> subprocess.CompletedProcess:
+def start_script(tmp_path, *, stderr: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
+    """`scripts/run.sh` in a session of its own (as a terminal's process group), on a fresh SQLite
+    database and free ports, with none of the suite's Django, Redis or database settings."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_"))}
-    environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(embedded_redis.free_port()), **env)
-    proc = subprocess.Popen(
+    environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(embedded_redis.free_port()))
+    environ.update(env)
+    return subprocess.Popen(
         ["scripts/run.sh"],
         cwd=BASE_DIR,
         env=environ,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         start_new_session=True,
     )
+
+
+def run_script(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    proc = start_script(tmp_path, **env)
     try:
         stdout, stderr = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -115,23 +122,14 @@ def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
     nginx) serves the demo; a WebSocket and a long-polling client each follow a demo job to its
     end; Ctrl-C (SIGINT to the terminal's process group) stops every process it started."""
     port = embedded_redis.free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_"))}
-    environ.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+    proc = start_script(
+        tmp_path,
+        stderr=subprocess.STDOUT,
         PORT=str(port),
         REDIS_PORT=str(embedded_redis.free_port()),
         SERVERS=str(servers),
         WORKERS="1",
         HEALTHZ_TIMEOUT="90",
-    )
-    proc = subprocess.Popen(
-        ["scripts/run.sh"],
-        cwd=BASE_DIR,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
     )
     clients: list[RealtimeClient] = []
     try:
