@@ -61,9 +61,12 @@ def reap_job() -> int:
 
 
 def sweep_lost_jobs(connection, *, grace_seconds: float | None = None) -> int:
-    """Fail the records of jobs whose RQ job no longer exists in Redis (Redis restarted without its
-    data, or the enqueue itself failed after commit): without this they would stay queued or
-    running forever. A record younger than the grace period is left alone (it may be mid-enqueue)."""
+    """Records of jobs whose RQ job no longer exists in Redis (Redis restarted without its data,
+    or the enqueue itself failed after commit) would stay queued or running forever. A job with a
+    run left is enqueued again (from what its record keeps: tracked jobs are safe to run twice);
+    one without is failed, with an event saying why. A record younger than the grace period is
+    left alone (it may be mid-enqueue), and so is one changed within it (just requeued, or a job
+    still reporting progress). Returns how many records were requeued or failed."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -76,11 +79,21 @@ def sweep_lost_jobs(connection, *, grace_seconds: float | None = None) -> int:
     cutoff = timezone.now() - timedelta(seconds=grace)
     lost = 0
     candidates = JobRecord.objects.filter(
-        status__in=(JobRecord.Status.QUEUED, JobRecord.Status.RUNNING), created_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    for job_id in candidates.iterator():
-        if not Job.exists(str(job_id), connection):
-            if services.mark_error(str(job_id), "the job was lost: its queue state is gone (Redis lost its data)"):
-                lost += 1
-                log.warning("job lost from Redis, marked failed id=%s", job_id)
+        status__in=(JobRecord.Status.QUEUED, JobRecord.Status.RUNNING), created_at__lt=cutoff, updated_at__lt=cutoff
+    )
+    for record in candidates.iterator():
+        if Job.exists(str(record.pk), connection):
+            continue
+        if services.requeue_lost(record, LOST_REQUEUED):
+            lost += 1
+            continue
+        why = LOST_NO_RETRY if record.func else LOST_NO_FUNC
+        if services.mark_error(str(record.pk), why):
+            lost += 1
+            log.warning("job lost from Redis, marked failed id=%s: %s", record.pk, why)
     return lost
+
+
+LOST_REQUEUED = "its queue state was lost (Redis lost its data): enqueued again"
+LOST_NO_RETRY = "the job was lost: its queue state is gone (Redis lost its data) and it has no retries left"
+LOST_NO_FUNC = "the job was lost: its queue state is gone (Redis lost its data) and it can't be enqueued again"
