@@ -31,6 +31,14 @@ class JobRecord(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # What was enqueued, so a job whose queue state was lost (Redis restarted empty) can be
+    # enqueued again (jobs/reaper.py sweep_lost_jobs). Tracked job functions must be safe to run
+    # twice. Blank `func`: a record from before these fields, which can't be re-enqueued.
+    func = models.CharField(max_length=200, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=100, default="default")
+    timeout = models.PositiveIntegerField(null=True, blank=True)
+    max_retries = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -38,6 +46,11 @@ class JobRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def runs_left(self) -> int:
+        """Runs it may still have: the first plus `max_retries`, less those started."""
+        return max(0, self.max_retries + 1 - self.attempts)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.status})"

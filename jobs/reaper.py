@@ -4,7 +4,9 @@ A running TrackingWorker refreshes `rt:worker-alive:<name>` on every heartbeat, 
 three heartbeat intervals. A job in a queue's StartedJobRegistry whose worker has no such key is
 abandoned: we expire its registry entry and let RQ's `StartedJobRegistry.cleanup()` do the rest
 (retry if it has retries left, otherwise move it to the FailedJobRegistry), which calls the job's
-failure callback, so the record and the clients learn of it the same way as any failure.
+failure callback, so the record and the clients learn of it the same way as any failure. A retry
+is then enqueued at once rather than after its back-off, and the scheduler lock a dead worker held
+is released (RQ keeps it a minute), so a dead worker delays nobody's scheduled jobs.
 
 Race we accept: a worker stalled (not dead) for longer than the TTL has its job retried while it
 may still finish; jobs are required to be safe to run twice (idempotency keys), so this costs
@@ -14,15 +16,24 @@ work, not correctness.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from rq import Queue
+from rq.exceptions import InvalidJobOperation
 from rq.job import Job
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
+from rq.utils import utcparse
 
 log = logging.getLogger(__name__)
 
 ALIVE_KEY = "rt:worker-alive:{}"
+# RQ's scheduler refreshes its lock (TTL interval + 60 s, interval 1 s) and its hash every
+# second; one not heard of for this long is dead.
+SCHEDULER_STALE_SECONDS = 10
+SCHEDULER_LOCK_TTL = 61
 
 
 def mark_alive(connection, name: str, interval: int) -> None:
@@ -49,7 +60,47 @@ def reap_dead_workers(connection, *, exclude: str | None = None) -> int:
             registry.cleanup()
             recovered += len(expired)
             log.warning("recovered %s abandoned job(s) on queue %s", len(expired), queue.name)
+            _retry_now(connection, queue, [m.decode().split(":", 1)[0] for m in expired])
     return recovered
+
+
+def _retry_now(connection, queue: Queue, job_ids: list[str]) -> None:
+    """RQ schedules the retry of an abandoned job after its Retry interval, and only the process
+    holding RQ's scheduler lock for the queue enqueues it; the dead worker may have been that
+    process, and its lock outlives it by a minute. The job did nothing wrong (its worker died):
+    put it back on its queue now, for the next free worker."""
+    scheduled = ScheduledJobRegistry(queue.name, connection=connection, serializer=JSONSerializer)
+    for job_id in job_ids:
+        if connection.zscore(scheduled.key, job_id) is None:
+            continue  # failed (no retry left), or already enqueued
+        try:
+            scheduled.requeue(job_id)
+            log.warning("retry of abandoned job %s enqueued now on %s", job_id, queue.name)
+        except InvalidJobOperation:
+            pass  # a scheduler enqueued it meanwhile
+
+
+def release_dead_scheduler_locks(connection, *, stale_seconds: float = SCHEDULER_STALE_SECONDS) -> list[str]:
+    """Release RQ's scheduler lock of each queue whose holder is dead: its scheduler process
+    (which refreshes the lock and its own hash every second) has not been heard of for
+    `stale_seconds`. RQ lets such a lock expire by itself after a minute, and until then nobody
+    enqueues the queue's scheduled jobs (retries with back-off among them). Returns the queues."""
+    released = []
+    for queue in Queue.all(connection=connection, serializer=JSONSerializer):
+        key = RQScheduler.get_locking_key(queue.name)
+        owner = connection.get(key)
+        if not owner:
+            continue
+        owner = owner.decode()
+        beat = connection.hget(SCHEDULER_KEY_TEMPLATE % owner, "last_heartbeat")
+        if beat:
+            stale = (datetime.now(UTC) - utcparse(beat.decode())).total_seconds() > stale_seconds
+        else:  # no hash (expired, or not written yet): how long since the lock was last refreshed
+            stale = connection.ttl(key) < SCHEDULER_LOCK_TTL - stale_seconds
+        if stale and release_lock(connection, key, owner):
+            released.append(queue.name)
+            log.warning("released the scheduler lock of queue %s held by dead scheduler %s", queue.name, owner)
+    return released
 
 
 def reap_job() -> int:
@@ -57,13 +108,17 @@ def reap_job() -> int:
     import django_rq
 
     connection = django_rq.get_connection("default")
+    release_dead_scheduler_locks(connection)
     return reap_dead_workers(connection) + sweep_lost_jobs(connection)
 
 
 def sweep_lost_jobs(connection, *, grace_seconds: float | None = None) -> int:
-    """Fail the records of jobs whose RQ job no longer exists in Redis (Redis restarted without its
-    data, or the enqueue itself failed after commit): without this they would stay queued or
-    running forever. A record younger than the grace period is left alone (it may be mid-enqueue)."""
+    """Records of jobs whose RQ job no longer exists in Redis (Redis restarted without its data,
+    or the enqueue itself failed after commit) would stay queued or running forever. A job with a
+    run left is enqueued again (from what its record keeps: tracked jobs are safe to run twice);
+    one without is failed, with an event saying why. A record younger than the grace period is
+    left alone (it may be mid-enqueue), and so is one changed within it (just requeued, or a job
+    still reporting progress). Returns how many records were requeued or failed."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -76,11 +131,21 @@ def sweep_lost_jobs(connection, *, grace_seconds: float | None = None) -> int:
     cutoff = timezone.now() - timedelta(seconds=grace)
     lost = 0
     candidates = JobRecord.objects.filter(
-        status__in=(JobRecord.Status.QUEUED, JobRecord.Status.RUNNING), created_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    for job_id in candidates.iterator():
-        if not Job.exists(str(job_id), connection):
-            if services.mark_error(str(job_id), "the job was lost: its queue state is gone (Redis lost its data)"):
-                lost += 1
-                log.warning("job lost from Redis, marked failed id=%s", job_id)
+        status__in=(JobRecord.Status.QUEUED, JobRecord.Status.RUNNING), created_at__lt=cutoff, updated_at__lt=cutoff
+    )
+    for record in candidates.iterator():
+        if Job.exists(str(record.pk), connection):
+            continue
+        if services.requeue_lost(record, LOST_REQUEUED):
+            lost += 1
+            continue
+        why = LOST_NO_RETRY if record.func else LOST_NO_FUNC
+        if services.mark_error(str(record.pk), why):
+            lost += 1
+            log.warning("job lost from Redis, marked failed id=%s: %s", record.pk, why)
     return lost
+
+
+LOST_REQUEUED = "its queue state was lost (Redis lost its data): enqueued again"
+LOST_NO_RETRY = "the job was lost: its queue state is gone (Redis lost its data) and it has no retries left"
+LOST_NO_FUNC = "the job was lost: its queue state is gone (Redis lost its data) and it can't be enqueued again"

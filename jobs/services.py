@@ -19,6 +19,8 @@ from jobs.models import JobRecord
 
 log = logging.getLogger(__name__)
 S = JobRecord.Status
+# Seconds before each retry of a failed job (RQ's scheduler enqueues it then).
+RETRY_INTERVALS = [1, 5, 15]
 
 
 def enqueue_tracked(
@@ -33,25 +35,62 @@ def enqueue_tracked(
     queue: str = "default",
 ) -> JobRecord:
     """Create the job's record and enqueue it on commit (JSON-serialised kwargs, explicit timeout
-    and retry policy). Its lifecycle is then reported by the worker and RQ's callbacks."""
+    and retry policy). Its lifecycle is then reported by the worker and RQ's callbacks.
+
+    `func` must be safe to run twice (idempotent): a job is run again when it fails with retries
+    left, when its worker dies mid-job, and when Redis lost its queue state (restarted empty);
+    the record keeps the function and its kwargs for that."""
     with transaction.atomic():
-        record = JobRecord.objects.create(kind=kind, project=project, user=user)
-        retries = settings.RQ_MAX_RETRIES if retries is None else retries
+        record = JobRecord.objects.create(
+            kind=kind,
+            project=project,
+            user=user,
+            func=func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}",
+            kwargs=kwargs or {},
+            queue=queue,
+            timeout=timeout,
+            max_retries=settings.RQ_MAX_RETRIES if retries is None else retries,
+        )
         # Both run on commit, in the order registered: `queued` must be published before the
         # job is pushed onto its queue, or a fast worker's `running` can overtake it.
         emit_status(record)
-        django_rq.get_queue(queue).enqueue(
-            func,
-            kwargs=kwargs or {},
-            job_id=str(record.pk),
-            job_timeout=timeout or settings.RQ_DEFAULT_TIMEOUT,
-            retry=Retry(max=retries, interval=[1, 5, 15][: max(retries, 1)]) if retries else None,
-            on_success=Callback("jobs.lifecycle.on_success"),
-            on_failure=Callback("jobs.lifecycle.on_failure"),
-            description=f"{kind} {record.pk}",
-        )
+        _enqueue(record, retries=record.max_retries)
     log.info("job enqueued id=%s kind=%s", record.pk, kind)
     return record
+
+
+def _enqueue(record: JobRecord, *, retries: int) -> None:
+    """Push the record's job onto its queue (on commit), with `retries` retries after this run."""
+    django_rq.get_queue(record.queue).enqueue(
+        record.func,
+        kwargs=record.kwargs or {},
+        job_id=str(record.pk),
+        job_timeout=record.timeout or settings.RQ_DEFAULT_TIMEOUT,
+        retry=Retry(max=retries, interval=RETRY_INTERVALS[: max(retries, 1)]) if retries else None,
+        on_success=Callback("jobs.lifecycle.on_success"),
+        on_failure=Callback("jobs.lifecycle.on_failure"),
+        description=f"{record.kind} {record.pk}",
+    )
+
+
+def requeue_lost(record: JobRecord, why: str) -> JobRecord | None:
+    """Enqueue again a job whose RQ job is gone (Redis restarted without its data) and that has a
+    run left: the record goes back to `queued` (announced), then the job is pushed with the
+    retries it has left. Compare-and-set on the row as read, so two sweepers requeue it once."""
+    runs_left = record.runs_left
+    if not record.func or runs_left < 1:
+        return None
+    with transaction.atomic():
+        updated = JobRecord.objects.filter(
+            pk=record.pk, status__in=(S.QUEUED, S.RUNNING), updated_at=record.updated_at
+        ).update(status=S.QUEUED, message="requeued", error=why[:2000], updated_at=timezone.now())
+        if not updated:
+            return None
+        fresh = JobRecord.objects.get(pk=record.pk)
+        emit_status(fresh)
+        _enqueue(fresh, retries=runs_left - 1)
+    log.warning("job requeued id=%s runs_left=%s: %s", record.pk, runs_left, why)
+    return fresh
 
 
 def _transition(job_id: str, *, allowed_from: tuple[str, ...], **changes: Any) -> JobRecord | None:

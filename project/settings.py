@@ -187,6 +187,9 @@ RQ_QUEUES = {
 }
 # A tracked job whose RQ job vanished from Redis is failed after this long (jobs/reaper.py).
 JOBS_LOST_GRACE_SECONDS: int = env.int("JOBS_LOST_GRACE_SECONDS", default=60)
+# How often runcron has a worker reap dead workers' jobs and locks and sweep lost jobs (jobs/cron.py):
+# a job of a worker killed mid-job runs again within about this plus 3 heartbeats.
+JOBS_REAP_INTERVAL_SECONDS: int = env.int("JOBS_REAP_INTERVAL_SECONDS", default=5)
 RQ = {
     "COMMIT_MODE": "on_db_commit",
     "WORKER_CLASS": "jobs.worker.TrackingWorker",

@@ -31,6 +31,11 @@ if eio_payload.Payload.max_decode_packets < MAX_PACKETS_PER_POLL:
     eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POLL
 
 
+# The client events that join or leave a room (their ack carries the room).
+SUBSCRIBE_EVENTS = ("subscribe", "subscribe_project")
+UNSUBSCRIBE_EVENTS = ("unsubscribe", "unsubscribe_project")
+
+
 class Timeout(AssertionError):
     pass
 
@@ -63,6 +68,9 @@ class RealtimeClient:
         self._handlers: dict[str, list[Callable[[Any], None]]] = defaultdict(list)
         self._cond = threading.Condition()
         self._namespaces: list[str] = []
+        # Rooms left (unsubscribe acknowledged), per namespace: an event of theirs still in flight
+        # must not bring their position back, or a reconnect would join them again.
+        self._left: dict[str, set[str]] = defaultdict(set)
 
     # --- connection --------------------------------------------------------------------------------
 
@@ -130,7 +138,8 @@ class RealtimeClient:
                 if pos and pos["epoch"] == meta["epoch"] and meta["seq"] <= pos["seq"]:
                     self.duplicates += 1
                     return
-                self.positions[ns][meta["room"]] = {"seq": meta["seq"], "epoch": meta["epoch"]}
+                if meta["room"] not in self._left[ns]:
+                    self.positions[ns][meta["room"]] = {"seq": meta["seq"], "epoch": meta["epoch"]}
             if event == "resync_required":  # reload; the room's next event is taken whatever its seq
                 self.resyncs.append((ns, data))
                 self.positions[ns].pop(data.get("room"), None)
@@ -138,6 +147,8 @@ class RealtimeClient:
                 # where the rooms joined on connect stood: a room we have no position for (never
                 # got an event in it) is replayed from there when we reconnect
                 for room, pos in data["positions"].items():
+                    if room in self._left[ns]:
+                        continue
                     if room not in self.positions[ns] and isinstance(pos, dict) and "seq" in pos:
                         self.positions[ns][room] = {"seq": pos["seq"], "epoch": pos.get("epoch")}
             self.events.append((ns, event, data))
@@ -154,13 +165,30 @@ class RealtimeClient:
         self.sio.emit(event, data, namespace=namespace)
 
     def call(self, event: str, data: Any, namespace: str = "/", timeout: float = 10) -> Any:
+        if event in SUBSCRIBE_EVENTS:
+            with self._cond:  # joining again: its events count from here
+                self._left[namespace].discard(self._room_of(event, data))
         answer = self.sio.call(event, data, namespace=namespace, timeout=timeout)
+        if event in UNSUBSCRIBE_EVENTS and isinstance(answer, dict) and answer.get("ok") and answer.get("room"):
+            with self._cond:  # left: not to be joined again on reconnect
+                self.positions[namespace].pop(answer["room"], None)
+                self._left[namespace].add(answer["room"])
+            return answer
         if isinstance(answer, dict) and answer.get("ok") and answer.get("room") and isinstance(answer.get("seq"), int):
             with self._cond:  # a snapshot's position (seq 0 too): later events apply on top of it
                 current = self.positions[namespace].get(answer["room"])
                 if current is None or current["epoch"] != answer.get("epoch"):
                     self.positions[namespace][answer["room"]] = {"seq": answer["seq"], "epoch": answer.get("epoch")}
         return answer
+
+    @staticmethod
+    def _room_of(event: str, data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return None
+        if event.endswith("_project"):
+            raw = str(data.get("project_id"))
+            return f"project:{int(raw)}" if raw.isascii() and raw.isdigit() else None
+        return data.get("room")
 
     def received(self, event: str | None = None, namespace: str | None = None) -> list[Any]:
         with self._cond:

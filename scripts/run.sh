@@ -6,7 +6,8 @@
 #              package; cookie-sticky long-polling, WebSocket upgrade: scripts/nginx.conf.template).
 #              SERVERS=1 (the default) serves daphne on PORT directly.
 #   WORKERS=M  M RQ workers. Workers and servers are supervised: one that exits is started again
-#              (rq's worker quits when Redis goes away mid-job; production uses systemd for this).
+#              (workers ride out a Redis outage themselves, jobs/worker.py; anything else a
+#              process can die of still needs this; production uses systemd for it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"

@@ -94,4 +94,9 @@ def test_it_keeps_a_session_on_its_process_through_nginx(world, cluster, connect
     assert sum(served.values()) == 4
     # the handshakes were spread over both processes (round-robin; then sticky by cookie)
     assert min(served.values()) >= 1, served
+    # and no session was lost on the way (a poll sent to the other process ends the session: the
+    # client would reconnect, and the echoes above could still all arrive)
+    assert [c.disconnects for c in clients] == [0] * len(clients)
+    assert [c.connect_errors for c in clients] == [[]] * len(clients)
+    assert [len(c.received("connected")) for c in clients] == [1] * len(clients)
     disconnect_all(clients)

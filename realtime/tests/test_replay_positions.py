@@ -103,3 +103,35 @@ def test_a_room_whose_seq_went_back_is_resynced_and_keeps_delivering(world, conn
         assert len([r for _, r in client.resyncs if r["room"] == room]) == 1
     # and the client's position follows the room from there
     assert alice.positions["/"][mine]["seq"] == 4
+
+
+@pytest.mark.parametrize("how", ["unsubscribe_project", "unsubscribe"])
+def test_a_room_left_is_not_joined_again_on_reconnect(world, connect, how):
+    """The client helper drops a room's position once its unsubscribe is acknowledged, so a
+    reconnect does not join the room again (nor replay it); subscribing again tracks it anew."""
+    alice = connect(world.token(world.alice))
+    project, mine = project_room(world.apollo.pk), user_room(world.alice.pk)
+    assert alice.call("subscribe_project", {"project_id": world.apollo.pk})["ok"] is True
+    emit("test_event", {"n": 1}, room=project)
+    alice.wait_for("test_event", lambda d: d["n"] == 1)
+    assert project in alice.positions["/"]
+    leave = {"project_id": world.apollo.pk} if how == "unsubscribe_project" else {"room": project}
+    assert alice.call(how, leave)["ok"] is True
+    assert project not in alice.positions["/"]
+    alice.disconnect()
+    emit("test_event", {"n": 2}, room=project)  # missed while away, in a room she left
+    alice.reconnect()
+    assert project not in alice.wait_for("connected", count=2)["positions"]
+    emit("test_event", {"n": 3}, room=project)
+    emit("test_event", {"n": 4}, room=mine)  # sentinel after it, same publisher
+    alice.wait_for("test_event", lambda d: d["n"] == 4)
+    assert ns(alice, project) == [1]
+    assert project not in alice.positions["/"]
+    # joined again: followed (and replayed after a reconnect) as before
+    assert alice.call("subscribe_project", {"project_id": world.apollo.pk})["ok"] is True
+    assert project in alice.positions["/"]
+    alice.disconnect()
+    emit("test_event", {"n": 5}, room=project)
+    alice.reconnect()
+    alice.wait_for("test_event", lambda d: d["n"] == 5 and d["_meta"]["room"] == project)
+    assert ns(alice, project) == [1, 5]
