@@ -8,6 +8,7 @@ from django.test import Client
 
 from automation import services
 from automation.models import AutomationRun, ProvisioningJob
+from automation.tests.helpers import assert_published_exactly_once, in_room, published_event
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,10 @@ def ops(world):
     return client
 
 
-def action(ops, name: str, run) -> None:
+def action(ops, name: str, run) -> str:
     r = ops.post("/admin/automation/automationrun/", {"action": name, "_selected_action": [run.pk]}, follow=True)
     assert r.status_code == 200
+    return r.content.decode()
 
 
 def test_it_lists_and_searches(world, ops, profile):
@@ -65,6 +67,32 @@ def test_its_actions_control_runs(world, ops, profile):
         "/admin/automation/automationrun/", {"action": "resume_runs", "_selected_action": [run.pk]}, follow=True
     )
     assert "only a paused run can resume" in r.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_pause_stops_a_live_run_and_resume_finishes_it(world, ops, profile, connect, rq_worker):
+    """End to end with a real worker: the admin's pause is read by the job at the next ticker
+    boundary, the owner is told, and the admin's resume runs exactly the remaining tickers."""
+    tickers = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
+    alice = connect(world.token(world.alice))
+    run = services.start_run(owner=world.alice, tickers=tickers, profile_id=profile.pk, step_seconds=0.25)
+    room = f"run:{run.pk}"
+    assert alice.call("subscribe", {"room": room})["ok"]
+    alice.wait_for("automation_progress", published_event(room), timeout=30)
+
+    assert "Pause requested: 1 run(s)" in action(ops, "pause_runs", run)
+    paused = alice.wait_for("automation_paused", in_room(room), timeout=30)
+    run.refresh_from_db()
+    assert (run.status, run.requested) == ("paused", "")
+    left = run.ticker_states.filter(status="pending").count()
+    assert 0 < left < len(tickers) and f"{left} tickers remaining" in paused["message"]
+
+    assert "Resumed: 1 run(s)" in action(ops, "resume_runs", run)
+    assert alice.wait_for("automation_resumed", in_room(room), timeout=10)["remaining_count"] == left
+    alice.wait_for("automation_progress", lambda d: in_room(room)(d) and d["stage"] == "complete", timeout=60)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert_published_exactly_once(run)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -46,6 +46,9 @@ def test_it_pauses_at_a_ticker_boundary_and_resumes_the_rest(world, profile, api
     assert done and left and done + left == TICKERS, (done, left)
     assert f"{len(left)} tickers remaining" in paused["message"]
     assert Publication.objects.filter(run=run).count() == len(done)
+    # Stopped between tickers: each done one attempted once, none of the rest started.
+    attempts = {s.ticker: s.attempts for s in run.ticker_states.all()}
+    assert attempts == {t: 1 if t in done else 0 for t in TICKERS}, attempts
 
     ack = alice.call("resume_automation", {"automation_id": run_id})
     assert ack["ok"] and ack["status"] == "queued"

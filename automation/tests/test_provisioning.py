@@ -1,12 +1,18 @@
 """Provisioning a tenant (seed 004): status:update steps, then status:completed or status:failed,
-to the tenant's room in /provisioning only. Started over HTTP (and from the admin: test_admin)."""
+to the tenant's room in /provisioning only. Started over HTTP (and from the admin: test_admin).
+A job that fails with no retry left tells its tenant, and only it."""
 
 from __future__ import annotations
 
 import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from accounts.models import Profile, Tenant
+from automation import provisioning
 from automation.models import ProvisioningJob
+from conftest import wait_until
+from realtime.emit import emit, tenant_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NS = "/provisioning"
@@ -54,3 +60,37 @@ def test_it_reports_a_failed_provisioning(world, api, connect, rq_worker):
     job = ProvisioningJob.objects.get(pk=r.json()["provisioning_id"])
     assert job.status == "failed" and "bad_slug" in job.error
     assert bob.received("status:completed", namespace=NS) == []
+
+
+def settle(client, tenant_id: int) -> None:
+    """Everything sent to the tenant's room so far has reached `client`: a marker sent now comes after it."""
+    emit("test_event", {"n": 4243}, room=tenant_room(tenant_id), namespace=NS)
+    client.wait_for("test_event", lambda d: d["n"] == 4243, namespace=NS, timeout=10)
+
+
+def test_a_job_that_fails_with_no_retry_left_tells_only_its_tenant(world, connect, private_queue, private_worker):
+    """The worker is misconfigured (its pace is not a number), so the job raises on every attempt:
+    RQ retries it once, then the failure callback, with no retry left, fails the job and sends
+    status:failed to the tenant's room, once, and to no other tenant."""
+    alice = connect(world.token(world.alice), namespaces=[NS])  # acme
+    charlie = connect(world.token(world.charlie), namespaces=[NS])  # globex
+    job = provisioning.start(by=world.alice, queue=private_queue.name)
+    alice.wait_for("status:update", lambda d: d["status"] == "queued", namespace=NS, timeout=10)
+    private_worker(private_queue, PROVISIONING_STEP_SECONDS="not-a-number", RQ_WITH_SCHEDULER="0")
+
+    failed = alice.wait_for("status:failed", namespace=NS, timeout=30)
+    assert failed["tenant_id"] == world.acme.pk
+    assert failed["error"] == "provisioning stopped unexpectedly (ValueError)"
+    assert failed["_meta"]["room"] == f"tenant:{world.acme.pk}"
+    rq_job = Job.fetch(f"provisioning-{job.pk}", connection=private_queue.connection, serializer=JSONSerializer)
+    wait_until(lambda: rq_job.get_status(refresh=True) == "failed", timeout=10, what="RQ marking the job failed")
+    assert rq_job.retries_left == 0  # the retry was used first
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", failed["error"]) and job.finished_at
+
+    settle(alice, world.acme.pk)
+    settle(charlie, world.globex.pk)
+    assert len(alice.received("status:failed", namespace=NS)) == 1
+    assert alice.received("status:completed", namespace=NS) == []
+    assert charlie.received("status:failed", namespace=NS) == []
+    assert charlie.received("status:update", namespace=NS) == []

@@ -24,7 +24,12 @@ SCREENSHOT = (
     if os.environ.get("UPDATE_SCREENSHOTS") == "1"
     else _ROOT / "var" / "test-logs" / "run-page.png"
 )
-TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM"]
+# Five tickers at the page's "very slow" pace (1.5 s per step: 3 s per ticker). The pause lands
+# after the second ticker, so when the page is reloaded mid-run (the fourth ticker being analysed)
+# one ticker is still to come: the run cannot finish before the reload, and the database holds
+# still for 1.5 s around it (the next change is that ticker's "publishing" step).
+TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
+PACE = "1.5"
 
 
 def in_thread(fn):
@@ -46,6 +51,31 @@ def published(run_id: int) -> int:
 
 def status(run_id: int) -> str:
     return in_thread(lambda: AutomationRun.objects.get(pk=run_id).status)
+
+
+def db_view(run_id: int) -> dict:
+    """The run as the database has it now, in the terms the page shows it."""
+
+    def read() -> dict:
+        run = AutomationRun.objects.get(pk=run_id)
+        return {
+            "status": run.status,
+            "stage": run.stage,
+            "percent": f"{run.percent}%",
+            "cards": [[s.ticker, s.status] for s in run.ticker_states.order_by("position")],
+        }
+
+    return in_thread(read)
+
+
+PAGE_VIEW = """() => ({
+    status: document.getElementById("run-status").textContent.trim(),
+    stage: document.getElementById("run-stage").textContent.trim(),
+    percent: document.getElementById("progress-percent").textContent.trim(),
+    cards: [...document.querySelectorAll(".ticker-card")].map(
+        (el) => [el.dataset.ticker, el.className.replace("ticker-card status-", "")]
+    ),
+})"""
 
 
 def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_server, rq_worker):
@@ -75,25 +105,25 @@ def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_se
 
             for ticker in TICKERS:
                 page.check(f'input[name="ticker"][value="{ticker}"]')
-            page.select_option("#pace-select", "0.5")
+            page.select_option("#pace-select", PACE)
             page.click("#start-btn")
             page.wait_for_url(f"{asgi_server.url}/runs/*/")
             run_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
             expect(page.locator("#connection")).to_have_text("live", timeout=15000)
 
             # Progress arrives live.
-            expect(page.locator(".ticker-card.status-published").nth(2)).to_be_visible(timeout=30000)
+            expect(page.locator(".ticker-card.status-published")).to_have_count(1, timeout=30000)
             expect(page.locator("#run-status")).to_have_text("running")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-            # Pause: the run stops at the next ticker boundary.
+            # Pause: the run stops at the next ticker boundary (after the ticker it is on).
             page.click("#pause-btn")
             expect(page.locator("#run-status")).to_have_text("paused", timeout=30000)
             expect(page.locator("#resume-btn")).to_be_enabled()
             expect(page.locator("#pause-btn")).to_be_disabled()
             done = published(run_id)
-            assert 0 < done < len(TICKERS)
+            assert 0 < done <= len(TICKERS) - 3, f"paused after {done} tickers: too late for the mid-run reload"
             expect(page.locator(".ticker-card.status-published")).to_have_count(done)
             assert status(run_id) == "paused"
 
@@ -101,15 +131,28 @@ def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_se
             page.reload()
             expect(page.locator("#run-status")).to_have_text("paused", timeout=2000)
             expect(page.locator(".ticker-card.status-published")).to_have_count(done, timeout=2000)
+            assert page.evaluate(PAGE_VIEW) == db_view(run_id)
 
-            # Resume, then reload mid-run: the page shows the current state and follows on.
+            # Resume; once the next ticker is published and the one after it is being analysed,
+            # reload mid-run: the page shows the database's state at once, then follows on.
             page.click("#resume-btn")
             expect(page.locator(".ticker-card.status-published")).to_have_count(done + 1, timeout=30000)
+            analysing = TICKERS[done + 1]
+            expect(page.locator(f'.ticker-card.status-processing[data-ticker="{analysing}"]')).to_be_visible(
+                timeout=15000
+            )
+            before = db_view(run_id)
             page.reload()
-            now = published(run_id)
-            assert now < len(TICKERS), "the run finished before the reload: make it slower"
-            count = page.locator(".ticker-card.status-published").count()
-            assert count >= done + 1
+            shown = page.evaluate(PAGE_VIEW)  # before any live event could change it
+            after = db_view(run_id)
+            # The database changes once per step (1.5 s); the page matches it at the moment of
+            # rendering (the read before the reload, or, had a step ended meanwhile, the one after).
+            assert shown in (before, after), (shown, before, after)
+            assert (before["status"], before["stage"]) == ("running", "processing"), before
+            assert before["percent"] == f"{100 * (done + 1) // len(TICKERS)}%", before
+            assert shown["status"] == "running", shown
+            assert [c for c in shown["cards"] if c[1] == "published"] == [[t, "published"] for t in TICKERS[: done + 1]]
+            assert published(run_id) < len(TICKERS), "the run finished before the reload: make it slower"
             expect(page.locator("#connection")).to_have_text("live", timeout=15000)
 
             # It finishes: every ticker published, progress 100%.
@@ -117,7 +160,9 @@ def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_se
             expect(page.locator("#progress-percent")).to_have_text("100%")
             expect(page.locator(".ticker-card.status-published")).to_have_count(len(TICKERS))
             expect(page.locator("#pause-btn")).to_be_disabled()
-            expect(page.locator("#progress-log")).to_contain_text("Automation complete: 8 published, 0 failed")
+            expect(page.locator("#progress-log")).to_contain_text(
+                f"Automation complete: {len(TICKERS)} published, 0 failed"
+            )
 
             # The runs list shows it.
             page.goto(f"{asgi_server.url}/runs/")

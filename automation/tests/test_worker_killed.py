@@ -46,13 +46,18 @@ def kill_mid_run(world, profile, connect, queue, private_worker):
         pass
     published_before = run.ticker_states.filter(status="published").count()
     assert 0 < published_before < len(TICKERS)
+    # The ticker the worker was on when it died (none if it died between two): the one ticker a
+    # resumed job attempts a second time. Everything before it was attempted once.
+    interrupted = list(run.ticker_states.filter(status="processing").values_list("ticker", flat=True))
+    assert len(interrupted) <= 1, interrupted
+    assert set(run.ticker_states.filter(status="published").values_list("attempts", flat=True)) == {1}
     wait_until(lambda: not redis.exists(ALIVE_KEY.format(worker_name)), timeout=30, what="liveness expiry")
-    return alice, run, room, published_before
+    return alice, run, room, {ticker: 2 for ticker in interrupted}
 
 
 def test_it_resumes_from_the_checkpoint_after_kill_9(world, profile, connect, private_queue, private_worker, settings):
     settings.AUTOMATION_RUN_RETRIES = 1
-    alice, run, room, before = kill_mid_run(world, profile, connect, private_queue, private_worker)
+    alice, run, room, retried = kill_mid_run(world, profile, connect, private_queue, private_worker)
     second = private_worker(private_queue)  # reaps the dead worker's job at startup; RQ retries it
 
     lost = alice.wait_for("automation_error", in_room(room), timeout=60)
@@ -61,7 +66,7 @@ def test_it_resumes_from_the_checkpoint_after_kill_9(world, profile, connect, pr
     alice.wait_for("automation_progress", lambda d: in_room(room)(d) and d["stage"] == "complete", timeout=60)
     run.refresh_from_db()
     assert run.status == "completed", second.log()
-    assert_published_exactly_once(run)
+    assert_published_exactly_once(run, attempts=retried)
     published = [d["data"]["ticker"] for d in alice.received("automation_progress") if published_event(room)(d)]
     assert published == TICKERS, published
 
@@ -70,7 +75,7 @@ def test_it_marks_the_run_failed_and_tells_the_owner_without_retries(
     world, profile, connect, private_queue, private_worker, settings
 ):
     settings.AUTOMATION_RUN_RETRIES = 0
-    alice, run, room, before = kill_mid_run(world, profile, connect, private_queue, private_worker)
+    alice, run, room, retried = kill_mid_run(world, profile, connect, private_queue, private_worker)
     second = private_worker(private_queue)
 
     failed = alice.wait_for("automation_progress", lambda d: in_room(room)(d) and d["stage"] == "error", timeout=60)
@@ -88,4 +93,4 @@ def test_it_marks_the_run_failed_and_tells_the_owner_without_retries(
     alice.wait_for("automation_progress", lambda d: in_room(room)(d) and d["stage"] == "complete", timeout=60)
     run.refresh_from_db()
     assert run.status == "completed"
-    assert_published_exactly_once(run)
+    assert_published_exactly_once(run, attempts=retried)
