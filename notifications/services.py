@@ -14,6 +14,7 @@ from realtime.emit import emit, user_room
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/notifications"
+CONNECT_BACKLOG_LIMIT = 50  # unread notifications pushed to a client that connects without replay positions
 
 
 class NotificationNotFound(Exception):
@@ -60,3 +61,9 @@ def mark_read(*, user_id: int, notification_id: int) -> Notification:
 
 def unread_for(user_id: int, *, limit: int = 100) -> list[Notification]:
     return list(Notification.objects.filter(user_id=user_id, read_at__isnull=True).order_by("created_at", "id")[:limit])
+
+
+def newest_unread(user_id: int, *, limit: int = CONNECT_BACKLOG_LIMIT) -> list[Notification]:
+    """The user's `limit` newest unread notifications, oldest first (what a connect pushes)."""
+    newest = Notification.objects.filter(user_id=user_id, read_at__isnull=True).order_by("-created_at", "-id")
+    return list(reversed(newest[:limit]))
