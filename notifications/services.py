@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,6 +40,18 @@ def notify_many(*, user_ids: Iterable[int], title: str, message: str, kind: str 
             notify(user_id=user_id, title=title, message=message, kind=kind)
             count += 1
     return count
+
+
+def tenant_user_ids(tenant_id: int) -> list[int]:
+    """Every active user of the tenant (whom a tenant-wide notification is for)."""
+    users = get_user_model().objects.filter(profile__tenant_id=tenant_id, is_active=True)
+    return sorted(users.values_list("pk", flat=True))
+
+
+def notify_tenant(*, tenant_id: int, title: str, message: str, kind: str = Notification.Type.INFO) -> int:
+    """Store the notification for every user of the tenant (in the caller's transaction, when
+    there is one), so a user who was offline when the tenant's room heard the event still sees it."""
+    return notify_many(user_ids=tenant_user_ids(tenant_id), title=title, message=message, kind=kind)
 
 
 def mark_read(*, user_id: int, notification_id: int) -> Notification:
