@@ -189,6 +189,22 @@ def wait_until(condition, *, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def drain(client, room: str, *, namespace: str = "/") -> None:
+    """Everything sent to `room` on `namespace` so far has reached `client`: a marker emitted now
+    arrives after it. Assert that a client got nothing only after this (a bare `== []` straight
+    after another client's event passes by luck when the stray event is merely late)."""
+    from realtime.emit import emit
+
+    marker = uuid.uuid4().int % 2**31
+    emit("test_event", {"n": marker, "source": "drain"}, room=room, namespace=namespace)
+    client.wait_for(
+        "test_event",
+        lambda d: d.get("n") == marker and d["_meta"]["room"] == room,
+        namespace=namespace,
+        timeout=10,
+    )
+
+
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
     server = start_server()

@@ -1,12 +1,15 @@
 """Admin pages for ops: accounts, payments, balance sheets and liabilities, in-game jobs, plans,
 subscriptions and tenant payments. Money rows are read-only here (they are moved only by the
-services, with their locks and idempotency keys); subscription edits and recorded tenant
-payments go through the services so tenants get their events."""
+services, with their locks and idempotency keys), and so are money fields once a row exists (an
+account's balance and currency, a liability's outstanding amount and balance sheet);
+subscription edits and recorded tenant payments go through the services so tenants get their
+events."""
 
 from __future__ import annotations
 
 import uuid
 
+from django import forms
 from django.contrib import admin
 
 from billing import subscriptions
@@ -45,7 +48,7 @@ class BankAccountAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # A new account may be opened with a balance; after that money moves only through payments.
-        return ("balance", "updated_at") if obj else ("updated_at",)
+        return ("balance", "currency", "updated_at") if obj else ("updated_at",)
 
 
 @admin.register(Payment)
@@ -56,8 +59,28 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_select_related = ("account__user",)
 
 
+class LiabilityForm(forms.ModelForm):
+    """A liability is created with what is owed; after that only offsets (with their locks and
+    idempotency keys) change it, so its amount and its balance sheet are fixed here. Disabled
+    fields keep their stored value whatever a POST says."""
+
+    FIXED_AFTER_CREATION = ("balance_sheet", "outstanding")
+
+    class Meta:
+        model = Liability
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name in self.FIXED_AFTER_CREATION:
+                if name in self.fields:
+                    self.fields[name].disabled = True
+
+
 class LiabilityInline(admin.TabularInline):
     model = Liability
+    form = LiabilityForm
     extra = 0
 
 
@@ -70,6 +93,7 @@ class BalanceSheetAdmin(admin.ModelAdmin):
 
 @admin.register(Liability)
 class LiabilityAdmin(admin.ModelAdmin):
+    form = LiabilityForm
     list_display = ("name", "balance_sheet", "outstanding", "updated_at")
     search_fields = ("name", "balance_sheet__user__username")
 

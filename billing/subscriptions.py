@@ -2,7 +2,9 @@
 
 Events go to the tenant's room on /billing, after commit: `subscription:updated {subscription}`,
 `payment:received {amount, currency}` (amount as a decimal string), `subscription:expiring
-{days_left}` once per threshold and billing period (ExpiryWarning rows record what was sent)."""
+{days_left}` once per threshold and billing period (ExpiryWarning rows record what was sent).
+A payment, an expiry warning and an expiry are also stored as a notification for every user of
+the tenant, in the same transaction: the room may be empty, the notification waits for them."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import ExpiryWarning, Plan, Subscription, TenantPayment
+from notifications.models import Notification
+from notifications.services import notify_tenant
 from realtime.emit import emit, tenant_room
 
 log = logging.getLogger(__name__)
@@ -101,6 +105,12 @@ def record_payment(
             room=tenant_room(tenant_id),
             namespace=NAMESPACE,
         )
+        notify_tenant(
+            tenant_id=tenant_id,
+            title="Payment received",
+            message=f"We received your payment of {payment.amount} {payment.currency}.",
+            kind=Notification.Type.BILLING,
+        )
         if subscription and currency == subscription.plan.currency and amount >= subscription.plan.price:
             start = max(timezone.localdate(), subscription.expires_on)
             subscription.expires_on = start + timedelta(days=subscription.plan.period_days)
@@ -140,6 +150,13 @@ def _warn_one(subscription_id: int, today: date) -> bool:
             room=tenant_room(subscription.tenant_id),
             namespace=NAMESPACE,
         )
+        when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left != 1 else ''}"
+        notify_tenant(
+            tenant_id=subscription.tenant_id,
+            title="Subscription expiring",
+            message=f"Your subscription expires {when}, on {subscription.expires_on.isoformat()}.",
+            kind=Notification.Type.WARNING,
+        )
     log.info("expiry warning tenant=%s days_left=%s thresholds=%s", subscription.tenant_id, days_left, new)
     return True
 
@@ -168,5 +185,12 @@ def expire_lapsed(*, today: date | None = None) -> int:
                 subscription.status = Subscription.Status.EXPIRED
                 subscription.save(update_fields=["status", "updated_at"])
                 announce(subscription)
+                notify_tenant(
+                    tenant_id=subscription.tenant_id,
+                    title="Subscription expired",
+                    message=f"Your {subscription.plan.name} subscription expired on "
+                    f"{subscription.expires_on.isoformat()}.",
+                    kind=Notification.Type.WARNING,
+                )
                 count += 1
     return count

@@ -4,13 +4,13 @@ the tenant's subscription for seed 004 clients that reload after `resync_require
 from __future__ import annotations
 
 import re
-import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
 from accounts.http import ApiError, api_view, json_body
-from billing import bank, tasks
+from billing import bank, dedupe, tasks
 from billing.models import BankAccount, JobApplication, JobOpening, Liability, Subscription
 from billing.money import parse_amount
 
@@ -22,11 +22,12 @@ def _own(request: HttpRequest, username: str) -> None:
         raise ApiError(403, "you can only act on your own account", "forbidden")
 
 
-def _client_key(request: HttpRequest, body: dict[str, Any]) -> str:
-    """The client's Idempotency-Key (header or body): a double submit with the same key is done once."""
+def _client_key(request: HttpRequest, body: dict[str, Any]) -> str | None:
+    """The client's Idempotency-Key (header or body): a double submit with the same key is done
+    once. None: the client sent none (billing/dedupe.py then fingerprints the request)."""
     raw = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
     if raw is None:
-        return uuid.uuid4().hex
+        return None
     if not isinstance(raw, str) or not CLIENT_KEY.match(raw):
         raise ApiError(400, "idempotency key must be 1-64 characters of A-Z a-z 0-9 _ . : -", "invalid_input")
     return raw
@@ -49,15 +50,47 @@ def _amount(body: dict[str, Any], *, required: bool = True) -> str | None:
         raise ApiError(400, str(exc), "invalid_amount") from None
 
 
+QUEUE_UNAVAILABLE = "the job queue is unavailable; nothing was done, try again"
+
+
 def _enqueue(func_path: str, kwargs: dict[str, Any]) -> None:
     try:
         tasks.enqueue(func_path, kwargs=kwargs)
     except tasks.EnqueueError:
-        raise ApiError(503, "the job queue is unavailable; nothing was done, try again", "queue_unavailable") from None
+        raise ApiError(503, QUEUE_UNAVAILABLE, "queue_unavailable") from None
 
 
 def _accepted(message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"status": "accepted", "message": message, **extra}, status=202)
+
+
+def _move_money_once(
+    request: HttpRequest,
+    *,
+    explicit_key: str | None,
+    func_path: str,
+    kwargs: dict[str, Any],
+    make_key: Callable[[int, str], str],
+    message: str,
+) -> JsonResponse:
+    """Enqueue a money job under an idempotency key: the client's, or else one shared by every
+    identical request inside the dedupe window (billing/dedupe.py), whose repeats enqueue nothing
+    and answer 202 with the first request's key: one job, one movement, one completion event."""
+    user_id = request.user.pk
+    if explicit_key is not None:
+        found = dedupe.Claim(client_key=explicit_key, duplicate=False)
+    else:
+        try:
+            found = dedupe.claim(user_id=user_id, endpoint=func_path, body=kwargs)
+        except dedupe.DedupeUnavailable:
+            raise ApiError(503, QUEUE_UNAVAILABLE, "queue_unavailable") from None
+    if not found.duplicate:
+        try:
+            _enqueue(func_path, {"user_id": user_id, **kwargs, "idempotency_key": make_key(user_id, found.client_key)})
+        except ApiError:
+            dedupe.release(found)
+            raise
+    return _accepted(message, idempotency_key=found.client_key, duplicate=found.duplicate)
 
 
 @api_view(("POST",))
@@ -68,20 +101,17 @@ def make_payment(request: HttpRequest, username: str) -> JsonResponse:
     amount = _amount(body)
     payee = _text(body, "payee", required=True, max_length=100)
     description = _text(body, "description", required=False, max_length=200)
-    key = bank.payment_key(request.user.pk, _client_key(request, body))
+    explicit_key = _client_key(request, body)
     if not BankAccount.objects.filter(user=request.user).exists():
         raise ApiError(404, "you have no bank account", "not_found")
-    _enqueue(
-        "billing.tasks.make_payment",
-        {
-            "user_id": request.user.pk,
-            "amount": amount,
-            "payee": payee,
-            "description": description,
-            "idempotency_key": key,
-        },
+    return _move_money_once(
+        request,
+        explicit_key=explicit_key,
+        func_path="billing.tasks.make_payment",
+        kwargs={"amount": amount, "payee": payee, "description": description},
+        make_key=bank.payment_key,
+        message="payment is being processed; listen for payment_complete",
     )
-    return _accepted("payment is being processed; listen for payment_complete")
 
 
 @api_view(("POST",))
@@ -94,14 +124,17 @@ def update_liability(request: HttpRequest, username: str) -> JsonResponse:
     if not isinstance(liability_id, int) or isinstance(liability_id, bool) or liability_id < 1:
         raise ApiError(400, "liability_id must be a liability's numeric id", "invalid_input")
     amount = _amount(body, required=False)
-    key = bank.offset_key(request.user.pk, _client_key(request, body))
+    explicit_key = _client_key(request, body)
     if not Liability.objects.filter(pk=liability_id, balance_sheet__user=request.user).exists():
         raise ApiError(404, "no such liability on your balance sheet", "not_found")
-    _enqueue(
-        "billing.tasks.offset_liability",
-        {"user_id": request.user.pk, "liability_id": liability_id, "amount": amount, "idempotency_key": key},
+    return _move_money_once(
+        request,
+        explicit_key=explicit_key,
+        func_path="billing.tasks.offset_liability",
+        kwargs={"liability_id": liability_id, "amount": amount},
+        make_key=bank.offset_key,
+        message="liability update is being processed; listen for liabilities_offset_complete",
     )
-    return _accepted("liability update is being processed; listen for liabilities_offset_complete")
 
 
 def _skills(body: dict[str, Any]) -> list[str]:

@@ -5,4 +5,4 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from notifications import handlers  # noqa: F401  (registers notification_read, notifications_unread)
+        from notifications import handlers  # noqa: F401  (registers notification_read, notifications_unread, the unread backlog)

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Tenant
 from notifications.models import Notification
+from notifications.services import tenant_user_ids
 
 
 class SendNotificationForm(forms.Form):
@@ -28,7 +29,5 @@ class SendNotificationForm(forms.Form):
         ids = {u.pk for u in self.cleaned_data.get("users") or []}
         tenant = self.cleaned_data.get("tenant")
         if tenant is not None:
-            ids |= set(
-                get_user_model().objects.filter(profile__tenant=tenant, is_active=True).values_list("pk", flat=True)
-            )
+            ids |= set(tenant_user_ids(tenant.pk))
         return sorted(ids)

@@ -1,4 +1,5 @@
-"""Client events of the /notifications namespace (registered in NotificationsConfig.ready)."""
+"""Client events of the /notifications namespace, and what a connection to it missed while away
+(registered in NotificationsConfig.ready)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,11 @@ async def notifications_unread(identity: Identity, data: dict[str, Any]) -> dict
     """What a client that was away asks for after connecting: its unread notifications, oldest first."""
     found = await sync_to_async(services.unread_for)(identity.user_id, limit=data.get("limit", 100))
     return {"notifications": [n.as_state() for n in found]}
+
+
+@handlers.backlog(namespace=NAMESPACE)
+async def unread_on_connect(identity: Identity) -> list[tuple[str, dict[str, Any]]]:
+    """A client that connects without replay positions (seed 004's keep none) gets its newest
+    unread notifications as `notification:new`, oldest first, so nothing sent while away is lost."""
+    found = await sync_to_async(services.newest_unread)(identity.user_id)
+    return [("notification:new", n.as_event()) for n in found]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from realtime.emit import emit, user_room
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/notifications"
+CONNECT_BACKLOG_LIMIT = 50  # unread notifications pushed to a client that connects without replay positions
 
 
 class NotificationNotFound(Exception):
@@ -40,6 +42,18 @@ def notify_many(*, user_ids: Iterable[int], title: str, message: str, kind: str 
     return count
 
 
+def tenant_user_ids(tenant_id: int) -> list[int]:
+    """Every active user of the tenant (whom a tenant-wide notification is for)."""
+    users = get_user_model().objects.filter(profile__tenant_id=tenant_id, is_active=True)
+    return sorted(users.values_list("pk", flat=True))
+
+
+def notify_tenant(*, tenant_id: int, title: str, message: str, kind: str = Notification.Type.INFO) -> int:
+    """Store the notification for every user of the tenant (in the caller's transaction, when
+    there is one), so a user who was offline when the tenant's room heard the event still sees it."""
+    return notify_many(user_ids=tenant_user_ids(tenant_id), title=title, message=message, kind=kind)
+
+
 def mark_read(*, user_id: int, notification_id: int) -> Notification:
     """Mark the user's notification read (again is fine) and confirm to all their connections."""
     with transaction.atomic():
@@ -60,3 +74,9 @@ def mark_read(*, user_id: int, notification_id: int) -> Notification:
 
 def unread_for(user_id: int, *, limit: int = 100) -> list[Notification]:
     return list(Notification.objects.filter(user_id=user_id, read_at__isnull=True).order_by("created_at", "id")[:limit])
+
+
+def newest_unread(user_id: int, *, limit: int = CONNECT_BACKLOG_LIMIT) -> list[Notification]:
+    """The user's `limit` newest unread notifications, oldest first (what a connect pushes)."""
+    newest = Notification.objects.filter(user_id=user_id, read_at__isnull=True).order_by("-created_at", "-id")
+    return list(reversed(newest[:limit]))

@@ -178,6 +178,8 @@ JWT_TTL_SECONDS: int = env.int("JWT_TTL_SECONDS", default=3600)
 RQ_DEFAULT_TIMEOUT: int = env.int("RQ_DEFAULT_TIMEOUT", default=600)
 RQ_MAX_RETRIES: int = env.int("RQ_MAX_RETRIES", default=2)
 BILLING_CRON_INTERVAL_SECONDS: int = env.int("BILLING_CRON_INTERVAL_SECONDS", default=3600)  # expiry checks
+# A keyless seed 000 request repeated within this many seconds is the first one again (billing/dedupe.py).
+BILLING_DEDUPE_WINDOW_SECONDS: int = env.int("BILLING_DEDUPE_WINDOW_SECONDS", default=30)
 RQ_QUEUES = {
     "default": {
         "URL": REDIS_URL,

@@ -2,7 +2,9 @@
 
 Connect: authenticate (auth.py), then, once the client has its CONNECT, send `connected` and
 `connection_status`, and join the user and tenant rooms plus any room the client says it was in
-(`auth.last_seen`, re-authorized in the database), replaying what it missed.
+(`auth.last_seen`, re-authorized in the database), replaying what it missed. A client with no
+position for its user room gets the namespace's backlog instead (handlers.backlog: the unread
+notifications on /notifications), so a client that keeps no positions still loses nothing.
 
 Every client event goes through `trigger_event`: a per-connection token bucket, the contract's
 schema, then the handler (built-in `on_*` methods or ones apps registered in realtime.handlers).
@@ -130,6 +132,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
             positions: dict[str, dict[str, Any]] = {}
+            replays_user_room = user_room(identity.user_id) in last_seen
             own = [user_room(identity.user_id)] + ([tenant_room(identity.tenant_id)] if identity.tenant_id else [])
             for room in own:
                 since, epoch = last_seen.pop(room, (None, None))
@@ -149,6 +152,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 )
                 if head.epoch is not None:
                     positions[room] = {"seq": head.seq, "epoch": head.epoch}
+            if not replays_user_room:
+                await self._send_backlog(sid, identity)
             await self.send(
                 sid,
                 "connected",
@@ -169,6 +174,17 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         except Exception as exc:
             log.exception("welcome failed ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
             await self._welcome_failed(sid, identity, f"{type(exc).__name__}: {exc}")
+
+    async def _send_backlog(self, sid: str, identity: Identity) -> None:
+        """What the client missed while away, when it brought no replay position (with one, the
+        replay has just sent it, and this would send it twice). Read after the rooms were joined:
+        an event sent in between may come twice (once live, once here), never not at all; each
+        carries its id, for the client to drop the second."""
+        backlog = handlers.backlog_for(self.canonical)
+        if backlog is None:
+            return
+        for event, data in await backlog(identity):
+            await self.send(sid, event, data)
 
     async def _welcome_failed(self, sid: str, identity: Identity, why: str) -> None:
         """A connection that did not get its rooms and its greeting must not stay open looking

@@ -7,8 +7,8 @@ import pytest
 
 from automation import services
 from automation.tests.helpers import in_room, published_event
-from automation.tests.test_job_ownership import drain, rq_job
-from conftest import wait_until
+from automation.tests.test_job_ownership import rq_job
+from conftest import drain, wait_until
 from realtime.emit import run_room, user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)

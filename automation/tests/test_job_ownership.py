@@ -12,8 +12,8 @@ from rq.serializers import JSONSerializer
 from automation import services
 from automation.models import AutomationRun
 from automation.tests.helpers import in_room, published_event
-from conftest import wait_until
-from realtime.emit import emit, run_room
+from conftest import drain, wait_until
+from realtime.emit import run_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,12 +22,6 @@ TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META"]
 
 def rq_job(job_id: str) -> Job:
     return Job.fetch(job_id, connection=django_rq.get_connection("default"), serializer=JSONSerializer)
-
-
-def drain(client, room: str) -> None:
-    """Everything sent to the room so far has arrived: a marker sent now comes after it."""
-    emit("test_event", {"n": 4242}, room=room)
-    client.wait_for("test_event", lambda d: in_room(room)(d) and d["n"] == 4242, timeout=10)
 
 
 def test_an_old_job_stops_at_the_next_boundary_when_a_newer_one_owns_the_run(world, profile, connect, rq_worker):

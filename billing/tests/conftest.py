@@ -14,6 +14,18 @@ from decimal import Decimal
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def fresh_dedupe_window():
+    """Forget earlier tests' keyless requests: user ids repeat from one test to the next, so one
+    test's payment would otherwise be a duplicate of another's within the dedupe window."""
+    from billing import dedupe
+    from realtime.redis import sync_client
+
+    redis = sync_client()
+    for key in redis.scan_iter(match=dedupe.CLAIM_KEY.format("*")):
+        redis.delete(key)
+
+
 @dataclass
 class Bank:
     account: object

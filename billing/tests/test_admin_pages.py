@@ -11,7 +11,7 @@ import pytest
 
 from billing import tasks
 from billing.bank import payment_key
-from billing.models import Subscription, TenantPayment
+from billing.models import BankAccount, Liability, Subscription, TenantPayment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,3 +77,45 @@ def test_admin_edits_reach_the_tenant(world, acme_subscription, staff, client, c
     assert alice.wait_for("payment:received", namespace=NS, timeout=10)["amount"] == "12.34"
     assert TenantPayment.objects.get().amount == Decimal("12.34")
     assert Subscription.objects.get(pk=acme_subscription.pk).expires_on == new_date  # EUR: not the plan's currency
+
+
+def test_money_fields_are_fixed_once_a_row_exists(world, bank, staff, client):
+    """Staff can open an account or add a liability with an amount, but not edit one later."""
+    client.force_login(staff)
+    r = client.post(
+        f"/admin/billing/liability/{bank.car_loan.pk}/change/",
+        {"balance_sheet": bank.sheet.pk, "name": "Car loan (renamed)", "outstanding": "0.00"},
+    )
+    assert r.status_code == 302, r.content[:2000]
+    bank.car_loan.refresh_from_db()
+    assert (bank.car_loan.name, bank.car_loan.outstanding) == ("Car loan (renamed)", Decimal("50.00"))
+
+    prefix = "liabilities"
+    r = client.post(
+        f"/admin/billing/balancesheet/{bank.sheet.pk}/change/",
+        {
+            "user": world.alice.pk,
+            f"{prefix}-TOTAL_FORMS": "2",
+            f"{prefix}-INITIAL_FORMS": "1",
+            f"{prefix}-0-id": bank.car_loan.pk,
+            f"{prefix}-0-balance_sheet": bank.sheet.pk,
+            f"{prefix}-0-name": "Car loan",
+            f"{prefix}-0-outstanding": "1.00",
+            f"{prefix}-1-balance_sheet": bank.sheet.pk,
+            f"{prefix}-1-name": "Mortgage",
+            f"{prefix}-1-outstanding": "900.00",
+        },
+    )
+    assert r.status_code == 302, r.content[:3000]
+    assert dict(Liability.objects.values_list("name", "outstanding")) == {
+        "Car loan": Decimal("50.00"),  # the inline edit was ignored
+        "Mortgage": Decimal("900.00"),  # a new one is created with its amount
+    }
+
+    r = client.post(
+        f"/admin/billing/bankaccount/{bank.account.pk}/change/",
+        {"user": world.alice.pk, "balance": "1000000.00", "currency": "EUR"},
+    )
+    assert r.status_code == 302, r.content[:2000]
+    account = BankAccount.objects.get(pk=bank.account.pk)
+    assert (account.balance, account.currency) == (Decimal("100.00"), "USD")

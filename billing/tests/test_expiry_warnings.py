@@ -11,6 +11,8 @@ import pytest
 
 from billing import cron, subscriptions
 from billing.models import ExpiryWarning, Subscription
+from conftest import drain
+from realtime.emit import tenant_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,6 +36,7 @@ def test_it_warns_once_per_threshold_across_scheduler_runs(world, acme_subscript
     alice.wait_for("subscription:updated", namespace=NS, timeout=10)
     assert [e["days_left"] for e in alice.received("subscription:expiring")] == [14, 7, 3, 1]
     assert sorted(ExpiryWarning.objects.values_list("threshold_days", flat=True)) == [1, 3, 7, 14]
+    drain(charlie, tenant_room(world.globex.pk), namespace=NS)
     assert charlie.received("subscription:expiring") == []
 
 
@@ -136,4 +139,5 @@ def test_rqs_scheduler_and_a_worker_warn_once_across_several_runs(world, acme_su
     assert [e["days_left"] for e in alice.received("subscription:expiring")] == [7]
     # 14 was crossed too before the first run: recorded as covered, not announced on its own
     assert sorted(ExpiryWarning.objects.values_list("threshold_days", flat=True)) == [7, 14]
+    drain(charlie, tenant_room(world.globex.pk), namespace=NS)
     assert charlie.received("subscription:expiring") == []

@@ -10,6 +10,8 @@ import requests
 
 from billing import tasks
 from billing.models import Employment, JobApplication, JobOpening
+from conftest import drain
+from realtime.emit import user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +43,7 @@ def test_it_hires_a_qualified_player(world, courier, connect, asgi_server, rq_wo
     employment = Employment.objects.get(user=world.alice)
     assert employment.application_id == r.json()["application_id"] == done["payload"]["application_id"]
     assert alice.wait_for("notification:new", namespace="/notifications", timeout=10)["type"] == "job"
+    drain(bob, user_room(world.bob.pk))
     assert bob.received("job_application_complete") == []
 
 

@@ -10,16 +10,10 @@ from rq.serializers import JSONSerializer
 
 from billing import tasks
 from billing.models import Payment
-from conftest import wait_until
-from realtime.emit import emit, user_room
+from conftest import drain, wait_until
+from realtime.emit import user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def drain(client, room: str) -> None:
-    """Everything sent to the room so far has arrived: a marker sent now comes after it."""
-    emit("test_event", {"n": 777}, room=room)
-    client.wait_for("test_event", lambda d: d["n"] == 777 and d["_meta"]["room"] == room, timeout=10)
 
 
 def test_the_retry_policy_backs_off():

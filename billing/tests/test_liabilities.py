@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from billing.models import BalanceSheet, BankAccount, Liability, LiabilityOffset
+from conftest import drain
+from realtime.emit import user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,6 +37,7 @@ def test_it_offsets_a_liability_from_the_account(world, bank, connect, asgi_serv
     assert done["payload"]["balance"] == "80.00"
     bank.car_loan.refresh_from_db()
     assert bank.car_loan.outstanding == Decimal("30.00")
+    drain(bob, user_room(world.bob.pk))
     assert bob.received("liabilities_offset_complete") == []
 
 

@@ -10,7 +10,9 @@ import pytest
 import requests
 
 from billing.models import BankAccount, Payment
+from conftest import drain
 from notifications.models import Notification
+from realtime.emit import user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,6 +39,7 @@ def test_it_pays_and_reports_to_the_players_room_only(world, bank, connect, asgi
     assert BankAccount.objects.get(pk=bank.account.pk).balance == Decimal("69.75")
     note = alice.wait_for("notification:new", namespace="/notifications", timeout=10)
     assert note["title"] == "Payment sent" and note["type"] == "billing"
+    drain(bob, user_room(world.bob.pk))
     assert bob.received("payment_complete") == []
 
 
@@ -108,4 +111,5 @@ def test_a_seed_000_client_joins_its_own_name_only(world, bank, connect, asgi_se
     assert refused["ok"] is False and refused["code"] == "forbidden"
     pay(asgi_server, world, world.alice, world.alice.username, {"amount": "1.00", "payee": "x"})
     assert alice.wait_for("payment_complete", timeout=30)["username"] == world.alice.username
+    drain(bob, user_room(world.bob.pk))
     assert bob.received("payment_complete") == []

@@ -12,6 +12,8 @@ import requests
 
 from billing import subscriptions
 from billing.models import Plan, TenantPayment
+from conftest import drain
+from realtime.emit import tenant_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,6 +59,7 @@ def test_it_announces_a_payment_once_and_renews(world, acme_subscription, connec
     alice.wait_for("subscription:updated", lambda d: d["subscription"]["status"] == "past_due", timeout=10)
     assert len(alice.received("payment:received")) == 1
     assert TenantPayment.objects.count() == 1
+    drain(charlie, tenant_room(world.globex.pk), namespace=NS)
     assert charlie.received("payment:received") == []
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import drain
 from notifications.models import Notification
 from notifications.services import notify
+from realtime.emit import user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,4 +55,5 @@ def test_it_refuses_someone_elses_or_an_unknown_notification(world, connect):
     assert bob.call("notification_read", {"notification_id": 987654321}, namespace=NS)["code"] == "not_found"
     assert bob.call("notification_read", {"notification_id": "abc"}, namespace=NS)["code"] == "invalid_payload"
     assert bob.call("notification_read", {}, namespace=NS)["code"] == "invalid_payload"
+    drain(alice, user_room(world.alice.pk), namespace=NS)
     assert alice.received("notification_read_confirmed") == []

@@ -1,6 +1,7 @@
-"""Nothing sent while a user was away is lost: unread notifications come on request after
-connecting (`notifications_unread` ack, or GET /api/notifications?unread=1), and a client that
-reconnects after a short gap gets the missed `notification:new` events replayed."""
+"""Nothing sent while a user was away is lost: unread notifications are pushed on connect
+(test_unread_on_connect.py) and come on request after connecting (`notifications_unread` ack, or
+GET /api/notifications?unread=1), and a client that reconnects after a short gap gets the missed
+`notification:new` events replayed."""
 
 from __future__ import annotations
 
