@@ -177,6 +177,7 @@ class Stack:
     ready_event: str = "ready"
     event: str = "bench"
     system_cpu: int | None = None  # where the emitter runs (--system-cpu)
+    emitter_log: Path | None = None  # the emitter's stderr (ours logs every event at INFO)
 
     def stop(self) -> None:
         if self.server.poll() is None:
@@ -251,6 +252,7 @@ def start_stack(name: str, env: Env) -> Stack:
         stack = Stack(name, proc, port, "/socket.io/", emitter, senv, env.alice_token, "connected", "test_event")
         stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
         stack.system_cpu = env.system_cpu
+        stack.emitter_log = env.tmp / f"{name}-emitter.log"
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         return stack
     if name == "socketio":
@@ -267,6 +269,7 @@ def start_stack(name: str, env: Env) -> Stack:
         raise SystemExit(f"unknown stack {name!r}")
     proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BENCH, env=base_env, stdout=logf, stderr=logf)
     stack = Stack(name, proc, port, "/socket.io/", emitter, base_env, system_cpu=env.system_cpu)
+    stack.emitter_log = env.tmp / f"{name}-emitter.log"
     wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
     return stack
 
@@ -277,7 +280,11 @@ def run_emitter(stack: Stack, events: int, rate: float) -> None:
         argv.append(stack.emitter_room)  # type: ignore[attr-defined]
     env = stack.env
     argv = pinned(stack.system_cpu, argv)
-    subprocess.run(argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL)
+    # The emitter's stderr goes to a file, not to the harness's terminal: emit() logs every event
+    # at INFO (realtime.events), and a terminal or pipe reading 500 lines a round takes CPU from
+    # the cores being measured.
+    with open(stack.emitter_log or os.devnull, "ab") as err:
+        subprocess.run(argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=err)
 
 
 # --- the load client -------------------------------------------------------------------------------
@@ -378,7 +385,7 @@ def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict
         r["bytes_per_delivery"] = w.get("bytes", 0) / d
         r["deliveries_per_read"] = d / w["reads"] if w.get("reads") else None
         log(
-            f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {r['span_ms']:.0f} ms "
+            f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {fmt(r['span_ms'])} ms "
             f"= {r['rate']:.0f}/s; CPU per 100k: server {r['server_cpu_100k']:.0f} ms, "
             f"load client {r['client_cpu_100k']:.0f} ms; wire {w}"
         )
@@ -402,7 +409,9 @@ def latency(stack: Stack, env: Env, clients: int, events: int, rate: float, runs
     finally:
         load.close()
     for r in results:
-        log(f"{stack.name} latency {rate:.0f} ev/s x {clients}: p50 {r['p50']:.2f} p99 {r['p99']:.2f} ms")
+        log(
+            f"{stack.name} latency {rate:.0f} ev/s x {clients}: p50 {fmt(r['p50'], '.2f')} p99 {fmt(r['p99'], '.2f')} ms"
+        )
     return {k: median([r[k] for r in results]) for k in ("p50", "p99", "p999")} | {
         "lost": max(r["expected"] - r["delivered"] for r in results)
     }

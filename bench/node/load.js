@@ -5,6 +5,7 @@
 // them or QUIET ms passed without a delivery. Exits when stdin closes.
 //   node load.js --url http://127.0.0.1:8000 --path /socket.io/ --clients 100
 //        [--token JWT] [--event bench] [--ready-event ready] [--idle] [--concurrency 200]
+//        [--quiet 5000] [--first-timeout 60000]
 // --idle: connect, report how many are held, keep them open until stdin closes.
 "use strict";
 const { io } = require("socket.io-client");
@@ -26,7 +27,8 @@ const wire = { reads: 0, bytes: 0, messages: 0, controls: 0 };
 }
 
 const args = { url: "", path: "/socket.io/", clients: 100, expect: 0, token: "", event: "bench",
-  readyEvent: "ready", idle: false, concurrency: 200, quiet: 5000, connectTimeout: 120000 };
+  readyEvent: "ready", idle: false, concurrency: 200, quiet: 5000, firstTimeout: 60000,
+  connectTimeout: 120000 };
 for (let i = 2; i < process.argv.length; i++) {
   const key = process.argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
   if (key === "idle") args.idle = true;
@@ -112,8 +114,12 @@ async function round(target, clients) {
   out({ started: true });
   await new Promise((resolve) => {
     const check = setInterval(() => {
+      // QUIET ms without a delivery ends a round, once deliveries started; before the first one
+      // the emitter may still be starting (a Python process on a busy machine): FIRST_TIMEOUT.
       const quietFor = now() - (lastDelivery || startWait);
-      if (delivered >= target || quietFor > args.quiet) { clearInterval(check); resolve(); }
+      if (delivered >= target || quietFor > (lastDelivery ? args.quiet : args.firstTimeout)) {
+        clearInterval(check); resolve();
+      }
     }, 5);
   });
   latencies.sort((a, b) => a - b);
