@@ -200,6 +200,7 @@ class Env:
     alice_token: str = ""
     alice_room: str = ""
     client_profile: Path | None = None
+    redis_pid: int | None = None
 
 
 def prepare_product(env: Env) -> None:
@@ -274,7 +275,7 @@ def start_stack(name: str, env: Env) -> Stack:
     return stack
 
 
-def run_emitter(stack: Stack, events: int, rate: float) -> None:
+def run_emitter(stack: Stack, events: int, rate: float) -> str:
     argv = [*stack.emitter, str(events), str(rate)]
     if stack.name.startswith("ours"):
         argv.append(stack.emitter_room)  # type: ignore[attr-defined]
@@ -284,7 +285,21 @@ def run_emitter(stack: Stack, events: int, rate: float) -> None:
     # at INFO (realtime.events), and a terminal or pipe reading 500 lines a round takes CPU from
     # the cores being measured.
     with open(stack.emitter_log or os.devnull, "ab") as err:
-        subprocess.run(argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=err)
+        done = subprocess.run(
+            argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    return done.stdout
+
+
+def timed_emitter(stack: Stack, events: int) -> dict:
+    """run_emitter at full speed; what it reports: its send loop's wall time and CPU (start-up
+    excluded), and so its events/s."""
+    out = run_emitter(stack, events, 0)
+    try:
+        r = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {}
+    return {"rate": events * 1000 / r["elapsed_ms"] if r["elapsed_ms"] else None, "cpu_ms": r.get("cpu_ms")}
 
 
 # --- the load client -------------------------------------------------------------------------------
@@ -373,8 +388,13 @@ def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict
         if load.hello["welcomed"] < load.hello["ready"]:
             log(f"{stack.name}: {load.hello['ready'] - load.hello['welcomed']} connected clients got no greeting")
         load.round(min(events, 20), lambda: run_emitter(stack, min(events, 20), 0))  # warm-up
-        pid = stack.server.pid
-        results = [load.round(events, lambda: run_emitter(stack, events, 0), pid) for _ in range(runs)]
+        results = []
+        for _ in range(runs):
+            emitter: dict = {}
+            redis0 = cpu_ms(env.redis_pid) if env.redis_pid else 0.0
+            r = load.round(events, lambda e=emitter: e.update(timed_emitter(stack, events)), stack.server.pid)
+            r["redis_cpu_ms"] = cpu_ms(env.redis_pid) - redis0 if env.redis_pid else None
+            results.append(r | {"emitter": emitter})
     finally:
         load.close()
     for r in results:
@@ -384,14 +404,31 @@ def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict
         w = r.get("wire") or {}
         r["bytes_per_delivery"] = w.get("bytes", 0) / d
         r["deliveries_per_read"] = d / w["reads"] if w.get("reads") else None
+        # Share of one core each process used while deliveries flowed (CPU over the round / the
+        # span from first send to last delivery; the CPU windows are a little wider, idle costs ~0).
+        # A process near 100 is the limit; the emitter's events/s x N is a ceiling of its own.
+        span = r["span_ms"] or 0
+        r["busy"] = {
+            k: (v * 100 / span if span > 0 and v is not None else None)
+            for k, v in (
+                ("server", r["server_cpu_ms"]),
+                ("client", r["client_cpu_ms"]),
+                ("emitter", r["emitter"].get("cpu_ms")),
+                ("redis", r["redis_cpu_ms"]),
+            )
+        }
+        r["emitter_rate"] = r["emitter"].get("rate")
         log(
             f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {fmt(r['span_ms'])} ms "
             f"= {r['rate']:.0f}/s; CPU per 100k: server {r['server_cpu_100k']:.0f} ms, "
-            f"load client {r['client_cpu_100k']:.0f} ms; wire {w}"
+            f"load client {r['client_cpu_100k']:.0f} ms; busy % { ({k: fmt(v) for k, v in r['busy'].items()}) }; "
+            f"emitter {fmt(r['emitter_rate'])} events/s; wire {w}"
         )
     return {
         "rate": median([r["rate"] for r in results]),
         **{k: median([r[k] for r in results]) for k in CPU_FIGURES},
+        "busy": {k: median([r["busy"][k] for r in results]) for k in ("server", "client", "emitter", "redis")},
+        "emitter_rate": median([r["emitter_rate"] for r in results]),
         "lost": max(r["expected"] - r["delivered"] for r in results),
         "connected": load.hello["ready"],
         "not_welcomed": load.hello["ready"] - load.hello["welcomed"],
@@ -515,6 +552,20 @@ def table(results: dict[str, dict], opts: argparse.Namespace) -> str:
                 v = (results[s].get(f"fanout{n}") or {}).get(key)
                 row.append(fmt(v, spec) + ratio(v, (node.get(f"fanout{n}") or {}).get(key)))
             lines.append(f"| {label}, {n} clients | " + " | ".join(row) + " |")
+        row = []
+        for s in stacks:
+            b = (results[s].get(f"fanout{n}") or {}).get("busy") or {}
+            row.append(" / ".join(fmt(b.get(k)) for k in ("server", "client", "emitter", "redis")))
+        lines.append(
+            f"| % of a core while delivering: server / load client / emitter / Redis, {n} clients | "
+            + " | ".join(row)
+            + " |"
+        )
+        row = []
+        for s in stacks:
+            v = (results[s].get(f"fanout{n}") or {}).get("emitter_rate")
+            row.append(fmt(v) + ratio(v, (node.get(f"fanout{n}") or {}).get("emitter_rate")))
+        lines.append(f"| emitter events/s (its send loop), {n} clients | " + " | ".join(row) + " |")
     if "latency" not in opts.skip:
         for rate in opts.latency_rates:
             key = f"latency{rate:.0f}"
@@ -616,6 +667,7 @@ def main() -> None:
         subprocess.run(["taskset", "-p", "-c", str(system_cpu), str(redis_proc.pid)], check=True, capture_output=True)
     env = Env(tmp, f"redis://127.0.0.1:{redis_port}/0", server_cpu, client_cpu, system_cpu)
     env.client_profile = Path(opts.client_profile).resolve() if opts.client_profile else None
+    env.redis_pid = redis_proc.pid
     results: dict[str, dict] = {}
     progress_result = None
     try:
