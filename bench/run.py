@@ -117,6 +117,35 @@ def rss_kb(pid: int) -> int:
     return total
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants (children of every thread)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def cpu_ms(pid: int) -> float:
+    """utime + stime of a process tree, in ms (all threads; /proc/PID/stat fields 14 and 15)."""
+    ticks = 0
+    for p in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks * 1000 / CLK_TCK
+
+
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     import requests
 
@@ -148,6 +177,7 @@ class Stack:
     ready_event: str = "ready"
     event: str = "bench"
     system_cpu: int | None = None  # where the emitter runs (--system-cpu)
+    emitter_log: Path | None = None  # the emitter's stderr (ours logs every event at INFO)
 
     def stop(self) -> None:
         if self.server.poll() is None:
@@ -169,6 +199,8 @@ class Env:
     product_env: dict[str, str] = field(default_factory=dict)
     alice_token: str = ""
     alice_room: str = ""
+    client_profile: Path | None = None
+    redis_pid: int | None = None
 
 
 def prepare_product(env: Env) -> None:
@@ -221,6 +253,7 @@ def start_stack(name: str, env: Env) -> Stack:
         stack = Stack(name, proc, port, "/socket.io/", emitter, senv, env.alice_token, "connected", "test_event")
         stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
         stack.system_cpu = env.system_cpu
+        stack.emitter_log = env.tmp / f"{name}-emitter.log"
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         return stack
     if name == "socketio":
@@ -237,17 +270,36 @@ def start_stack(name: str, env: Env) -> Stack:
         raise SystemExit(f"unknown stack {name!r}")
     proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BENCH, env=base_env, stdout=logf, stderr=logf)
     stack = Stack(name, proc, port, "/socket.io/", emitter, base_env, system_cpu=env.system_cpu)
+    stack.emitter_log = env.tmp / f"{name}-emitter.log"
     wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
     return stack
 
 
-def run_emitter(stack: Stack, events: int, rate: float) -> None:
+def run_emitter(stack: Stack, events: int, rate: float) -> str:
     argv = [*stack.emitter, str(events), str(rate)]
     if stack.name.startswith("ours"):
         argv.append(stack.emitter_room)  # type: ignore[attr-defined]
     env = stack.env
     argv = pinned(stack.system_cpu, argv)
-    subprocess.run(argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL)
+    # The emitter's stderr goes to a file, not to the harness's terminal: emit() logs every event
+    # at INFO (realtime.events), and a terminal or pipe reading 500 lines a round takes CPU from
+    # the cores being measured.
+    with open(stack.emitter_log or os.devnull, "ab") as err:
+        done = subprocess.run(
+            argv, cwd=BASE, env=env, check=True, timeout=300, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    return done.stdout
+
+
+def timed_emitter(stack: Stack, events: int) -> dict:
+    """run_emitter at full speed; what it reports: its send loop's wall time and CPU (start-up
+    excluded), and so its events/s."""
+    out = run_emitter(stack, events, 0)
+    try:
+        r = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {}
+    return {"rate": events * 1000 / r["elapsed_ms"] if r["elapsed_ms"] else None, "cpu_ms": r.get("cpu_ms")}
 
 
 # --- the load client -------------------------------------------------------------------------------
@@ -255,8 +307,13 @@ def run_emitter(stack: Stack, events: int, rate: float) -> None:
 
 class Load:
     def __init__(self, stack: Stack, env: Env, clients: int, *, idle: bool = False, quiet_ms: int = 5000) -> None:
+        node = ["node"]
+        if env.client_profile:  # --client-profile: V8 CPU profile of this load client
+            env.client_profile.mkdir(parents=True, exist_ok=True)
+            node += ["--cpu-prof", "--cpu-prof-dir", str(env.client_profile)]
+            node += ["--cpu-prof-name", f"{stack.name}-{clients}-{time.strftime('%H%M%S')}.cpuprofile"]
         argv = [
-            "node",
+            *node,
             os.environ.get("BENCH_LOAD_JS", str(NODE_DIR / "load.js")),
             "--url",
             f"http://127.0.0.1:{stack.port}",
@@ -280,12 +337,19 @@ class Load:
             raise RuntimeError(f"load client exited ({self.proc.wait()})")
         return json.loads(line)
 
-    def round(self, expect: int, emit: callable) -> dict:
+    def round(self, expect: int, emit: callable, server_pid: int | None = None) -> dict:
+        """One round; with server_pid, also the CPU (ms) the server tree and this load client
+        used from before the round starts until its result line (utime + stime, /proc)."""
+        cpu0 = (cpu_ms(server_pid), cpu_ms(self.proc.pid)) if server_pid else None
         self.proc.stdin.write(f"{expect}\n")
         self.proc.stdin.flush()
         assert self.read().get("started")
         emit()
-        return self.read()
+        result = self.read()
+        if cpu0:
+            result["server_cpu_ms"] = cpu_ms(server_pid) - cpu0[0]
+            result["client_cpu_ms"] = cpu_ms(self.proc.pid) - cpu0[1]
+        return result
 
     def close(self) -> None:
         try:
@@ -307,6 +371,15 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+# Per fan-out round, besides deliveries/s: where the limit is (table rows, medians of the rounds).
+CPU_FIGURES = {
+    "server_cpu_100k": ("server CPU ms per 100k deliveries", ".0f"),
+    "client_cpu_100k": ("load-client CPU ms per 100k deliveries", ".0f"),
+    "bytes_per_delivery": ("bytes read by the load client per delivery", ".0f"),
+    "deliveries_per_read": ("deliveries per TCP read in the load client", ".1f"),
+}
+
+
 def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict:
     load = Load(stack, env, clients)
     try:
@@ -315,16 +388,47 @@ def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict
         if load.hello["welcomed"] < load.hello["ready"]:
             log(f"{stack.name}: {load.hello['ready'] - load.hello['welcomed']} connected clients got no greeting")
         load.round(min(events, 20), lambda: run_emitter(stack, min(events, 20), 0))  # warm-up
-        results = [load.round(events, lambda: run_emitter(stack, events, 0)) for _ in range(runs)]
+        results = []
+        for _ in range(runs):
+            emitter: dict = {}
+            redis0 = cpu_ms(env.redis_pid) if env.redis_pid else 0.0
+            r = load.round(events, lambda e=emitter: e.update(timed_emitter(stack, events)), stack.server.pid)
+            r["redis_cpu_ms"] = cpu_ms(env.redis_pid) - redis0 if env.redis_pid else None
+            results.append(r | {"emitter": emitter})
     finally:
         load.close()
     for r in results:
+        d = max(r["delivered"], 1)
+        r["server_cpu_100k"] = r["server_cpu_ms"] * 100_000 / d
+        r["client_cpu_100k"] = r["client_cpu_ms"] * 100_000 / d
+        w = r.get("wire") or {}
+        r["bytes_per_delivery"] = w.get("bytes", 0) / d
+        r["deliveries_per_read"] = d / w["reads"] if w.get("reads") else None
+        # Share of one core each process used while deliveries flowed (CPU over the round / the
+        # span from first send to last delivery; the CPU windows are a little wider, idle costs ~0).
+        # A process near 100 is the limit; the emitter's events/s x N is a ceiling of its own.
+        span = r["span_ms"] or 0
+        r["busy"] = {
+            k: (v * 100 / span if span > 0 and v is not None else None)
+            for k, v in (
+                ("server", r["server_cpu_ms"]),
+                ("client", r["client_cpu_ms"]),
+                ("emitter", r["emitter"].get("cpu_ms")),
+                ("redis", r["redis_cpu_ms"]),
+            )
+        }
+        r["emitter_rate"] = r["emitter"].get("rate")
         log(
-            f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {r['span_ms']:.0f} ms "
-            f"= {r['rate']:.0f}/s"
+            f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {fmt(r['span_ms'])} ms "
+            f"= {r['rate']:.0f}/s; CPU per 100k: server {r['server_cpu_100k']:.0f} ms, "
+            f"load client {r['client_cpu_100k']:.0f} ms; busy % { ({k: fmt(v) for k, v in r['busy'].items()}) }; "
+            f"emitter {fmt(r['emitter_rate'])} events/s; wire {w}"
         )
     return {
         "rate": median([r["rate"] for r in results]),
+        **{k: median([r[k] for r in results]) for k in CPU_FIGURES},
+        "busy": {k: median([r["busy"][k] for r in results]) for k in ("server", "client", "emitter", "redis")},
+        "emitter_rate": median([r["emitter_rate"] for r in results]),
         "lost": max(r["expected"] - r["delivered"] for r in results),
         "connected": load.hello["ready"],
         "not_welcomed": load.hello["ready"] - load.hello["welcomed"],
@@ -342,7 +446,9 @@ def latency(stack: Stack, env: Env, clients: int, events: int, rate: float, runs
     finally:
         load.close()
     for r in results:
-        log(f"{stack.name} latency {rate:.0f} ev/s x {clients}: p50 {r['p50']:.2f} p99 {r['p99']:.2f} ms")
+        log(
+            f"{stack.name} latency {rate:.0f} ev/s x {clients}: p50 {fmt(r['p50'], '.2f')} p99 {fmt(r['p99'], '.2f')} ms"
+        )
     return {k: median([r[k] for r in results]) for k in ("p50", "p99", "p999")} | {
         "lost": max(r["expected"] - r["delivered"] for r in results)
     }
@@ -440,6 +546,26 @@ def table(results: dict[str, dict], opts: argparse.Namespace) -> str:
             row.append(fmt(v) + ratio(v, (node.get(f"fanout{n}") or {}).get("rate")) + lost)
         events = opts.events if n < 1000 else opts.events_large
         lines.append(f"| fan-out deliveries/s, {n} clients x {events} events | " + " | ".join(row) + " |")
+        for key, (label, spec) in CPU_FIGURES.items():
+            row = []
+            for s in stacks:
+                v = (results[s].get(f"fanout{n}") or {}).get(key)
+                row.append(fmt(v, spec) + ratio(v, (node.get(f"fanout{n}") or {}).get(key)))
+            lines.append(f"| {label}, {n} clients | " + " | ".join(row) + " |")
+        row = []
+        for s in stacks:
+            b = (results[s].get(f"fanout{n}") or {}).get("busy") or {}
+            row.append(" / ".join(fmt(b.get(k)) for k in ("server", "client", "emitter", "redis")))
+        lines.append(
+            f"| % of a core while delivering: server / load client / emitter / Redis, {n} clients | "
+            + " | ".join(row)
+            + " |"
+        )
+        row = []
+        for s in stacks:
+            v = (results[s].get(f"fanout{n}") or {}).get("emitter_rate")
+            row.append(fmt(v) + ratio(v, (node.get(f"fanout{n}") or {}).get("emitter_rate")))
+        lines.append(f"| emitter events/s (its send loop), {n} clients | " + " | ".join(row) + " |")
     if "latency" not in opts.skip:
         for rate in opts.latency_rates:
             key = f"latency{rate:.0f}"
@@ -510,6 +636,11 @@ def main() -> None:
         "the load client has its core to itself; measured: it costs our stack more than Node's, whose "
         "emitter and Redis work per event are lighter) or a number",
     )
+    parser.add_argument(
+        "--client-profile",
+        metavar="DIR",
+        help="run each load client with node --cpu-prof, profiles in DIR (costs the client some CPU)",
+    )
     parser.add_argument("--out", help="also write the markdown here")
     opts = parser.parse_args()
     opts.stacks = [s for s in opts.stacks.split(",") if s]
@@ -535,6 +666,8 @@ def main() -> None:
     if system_cpu is not None and shutil.which("taskset"):
         subprocess.run(["taskset", "-p", "-c", str(system_cpu), str(redis_proc.pid)], check=True, capture_output=True)
     env = Env(tmp, f"redis://127.0.0.1:{redis_port}/0", server_cpu, client_cpu, system_cpu)
+    env.client_profile = Path(opts.client_profile).resolve() if opts.client_profile else None
+    env.redis_pid = redis_proc.pid
     results: dict[str, dict] = {}
     progress_result = None
     try:

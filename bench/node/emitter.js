@@ -14,6 +14,7 @@ async function main() {
   await client.connect();
   const emitter = new Emitter(client);
   const start = now();
+  const cpu0 = process.cpuUsage();
   for (let n = 0; n < events; n++) {
     if (rate > 0) {
       // Sleep until the event is due, never spin (a spinning emitter takes a core from the
@@ -27,7 +28,8 @@ async function main() {
     if (rate === 0 && n % 100 === 99) await new Promise((r) => setImmediate(r));
   }
   await client.ping(); // every PUBLISH before it has been written and answered
-  console.log(JSON.stringify({ events, elapsed_ms: now() - start }));
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ events, elapsed_ms: now() - start, cpu_ms: (cpu.user + cpu.system) / 1000 }));
   await client.quit();
 }
 

@@ -5,12 +5,30 @@
 // them or QUIET ms passed without a delivery. Exits when stdin closes.
 //   node load.js --url http://127.0.0.1:8000 --path /socket.io/ --clients 100
 //        [--token JWT] [--event bench] [--ready-event ready] [--idle] [--concurrency 200]
+//        [--quiet 5000] [--first-timeout 60000]
 // --idle: connect, report how many are held, keep them open until stdin closes.
 "use strict";
 const { io } = require("socket.io-client");
 
+// Wire counters, per round (what the load client is given to parse): TCP reads (chunks the
+// socket hands to ws), bytes, WebSocket data messages and control frames. ws is the copy that
+// engine.io-client loads; wrapping costs one function call per read and per frame.
+const wire = { reads: 0, bytes: 0, messages: 0, controls: 0 };
+{
+  const wsPath = require.resolve("ws", { paths: [require.resolve("engine.io-client")] });
+  const Receiver = require(require("path").join(require("path").dirname(wsPath), "lib", "receiver.js"));
+  const { _write, dataMessage, controlMessage } = Receiver.prototype;
+  Receiver.prototype._write = function (chunk, encoding, cb) {
+    wire.reads++; wire.bytes += chunk.length;
+    return _write.call(this, chunk, encoding, cb);
+  };
+  Receiver.prototype.dataMessage = function (cb) { wire.messages++; return dataMessage.call(this, cb); };
+  Receiver.prototype.controlMessage = function (data, cb) { wire.controls++; return controlMessage.call(this, data, cb); };
+}
+
 const args = { url: "", path: "/socket.io/", clients: 100, expect: 0, token: "", event: "bench",
-  readyEvent: "ready", idle: false, concurrency: 200, quiet: 5000, connectTimeout: 120000 };
+  readyEvent: "ready", idle: false, concurrency: 200, quiet: 5000, firstTimeout: 60000,
+  connectTimeout: 120000 };
 for (let i = 2; i < process.argv.length; i++) {
   const key = process.argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
   if (key === "idle") args.idle = true;
@@ -90,12 +108,18 @@ async function main() {
 
 async function round(target, clients) {
   delivered = 0; lastDelivery = 0; firstSent = Infinity; latencies.length = 0; perClient.fill(0);
+  for (const k of Object.keys(wire)) wire[k] = 0;
+  const cpuStart = process.cpuUsage();
   const startWait = now();
   out({ started: true });
   await new Promise((resolve) => {
     const check = setInterval(() => {
+      // QUIET ms without a delivery ends a round, once deliveries started; before the first one
+      // the emitter may still be starting (a Python process on a busy machine): FIRST_TIMEOUT.
       const quietFor = now() - (lastDelivery || startWait);
-      if (delivered >= target || quietFor > args.quiet) { clearInterval(check); resolve(); }
+      if (delivered >= target || quietFor > (lastDelivery ? args.quiet : args.firstTimeout)) {
+        clearInterval(check); resolve();
+      }
     }, 5);
   });
   latencies.sort((a, b) => a - b);
@@ -107,6 +131,7 @@ async function round(target, clients) {
     min_per_client: perClient.length ? Math.min(...perClient) : 0,
     max_per_client: perClient.length ? Math.max(...perClient) : 0,
     receiving_clients: perClient.filter((n) => n > 0).length,
+    wire: { ...wire }, cpu_ms: ((cpu) => (cpu.user + cpu.system) / 1000)(process.cpuUsage(cpuStart)),
   });
 }
 
