@@ -16,6 +16,7 @@ from rq import Callback, Retry
 
 from jobs.events import emit_progress, emit_status
 from jobs.models import JobRecord
+from project.logcontext import job_meta
 
 log = logging.getLogger(__name__)
 S = JobRecord.Status
@@ -49,6 +50,7 @@ def enqueue_tracked(
             on_success=Callback("jobs.lifecycle.on_success"),
             on_failure=Callback("jobs.lifecycle.on_failure"),
             description=f"{kind} {record.pk}",
+            meta=job_meta(),
         )
     log.info("job enqueued id=%s kind=%s", record.pk, kind)
     return record

@@ -13,6 +13,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from jobs import lifecycle, reaper
+from project.logcontext import job_context
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ class TrackingWorker(Worker):
         except Exception:
             log.exception("reaper failed (%s)", when)
 
+    def perform_job(self, job, queue, execution) -> bool:
+        """In the work horse: the job's lines (its start, its function, its callbacks) carry its
+        id and the id of the request that enqueued it (project.logcontext)."""
+        with job_context(job):
+            return super().perform_job(job, queue, execution)
+
     def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)
         close_old_connections()
@@ -56,10 +63,11 @@ class TrackingWorker(Worker):
         """The work horse died mid-job (OOM killer, kill -9): RQ retries or fails the job but, as
         the horse never got to run it, nobody runs the job's failure callback. Run it here, so
         every app hears of this failure the same way as of any other."""
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        close_old_connections()
-        error = lifecycle.WorkHorseKilledError(f"the work horse died (waitpid status {ret_val})")
-        try:
-            execute_failure_callback(job, self.death_penalty_class, type(error), error, None)
-        except Exception:
-            log.exception("failure callback raised for killed work horse of job %s", job.id)
+        with job_context(job):
+            super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+            close_old_connections()
+            error = lifecycle.WorkHorseKilledError(f"the work horse died (waitpid status {ret_val})")
+            try:
+                execute_failure_callback(job, self.death_penalty_class, type(error), error, None)
+            except Exception:
+                log.exception("failure callback raised for killed work horse of job %s", job.id)
