@@ -1,6 +1,7 @@
 """The RQ worker class (`RQ['WORKER_CLASS']`): reports job start, a work horse killed mid-job,
-and keeps a short-lived liveness key so a worker killed with kill -9 is noticed in seconds
-(reaper.py), not after RQ's own heartbeat expiry."""
+times and counts every job it runs (ops/job_runs.py, for /metrics), and keeps a short-lived
+liveness key so a worker killed with kill -9 is noticed in seconds (reaper.py), not after RQ's
+own heartbeat expiry."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from jobs import lifecycle, reaper
+from ops import job_runs
 from project.logcontext import job_context
+from realtime.redis import sync_client
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,9 @@ class TrackingWorker(Worker):
         """In the work horse: the job's lines (its start, its function, its callbacks) carry its
         id and the id of the request that enqueued it (project.logcontext)."""
         with job_context(job):
-            return super().perform_job(job, queue, execution)
+            ok = super().perform_job(job, queue, execution)
+        _count(job, "success" if ok else "error")
+        return ok
 
     def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)
@@ -71,3 +76,12 @@ class TrackingWorker(Worker):
                 execute_failure_callback(job, self.death_penalty_class, type(error), error, None)
             except Exception:
                 log.exception("failure callback raised for killed work horse of job %s", job.id)
+        _count(job, "error")
+
+
+def _count(job, outcome: str) -> None:
+    try:
+        func = job.func_name
+    except Exception:  # data that no longer deserializes
+        func = None
+    job_runs.record(sync_client(), func, outcome, job_runs.duration(job))
