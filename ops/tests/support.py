@@ -15,3 +15,8 @@ def succeed(*, seconds: float = 0) -> str:
 
 def fail(*, message: str) -> None:
     raise RuntimeError(message)
+
+
+def log_error(*, message: str) -> None:
+    """A job that logs an ERROR (and succeeds): the worker's recent-errors handler records it."""
+    log.error("%s", message)
