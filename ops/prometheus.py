@@ -34,6 +34,7 @@ PROCESS_COUNTERS = {
     "rate_limited": ("realtime_rate_limited_events", "Client events refused by the rate limit"),
     "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
+    "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
 }
 
 
@@ -47,6 +48,12 @@ class StatsCollector:
         for event, count in stats.emits_by_event(redis).items():
             emits.add_metric([event], count)
         yield emits
+        bridged = CounterMetricFamily(
+            "realtime_bridged_group_sends", "Channels group_sends bridged to rooms, all processes", labels=["event"]
+        )
+        for event, count in stats.bridged_by_event(redis).items():
+            bridged.add_metric([event], count)
+        yield bridged
         yield GaugeMetricFamily(
             "realtime_events_per_second", "Events published per second (10 s average)", stats.events_per_second(redis)
         )
@@ -58,12 +65,15 @@ class StatsCollector:
 def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
     conns = GaugeMetricFamily("realtime_connections", "Open connections", labels=["process", "namespace"])
     rooms = GaugeMetricFamily("realtime_rooms", "Rooms with local members", labels=["process"])
+    plain = GaugeMetricFamily("ws_rooms_connections", "Open plain /ws/rooms/ WebSocket connections", labels=["process"])
     for proc in processes:
         for namespace, count in proc["connections"].items():
             conns.add_metric([proc["process"], namespace], count)
         rooms.add_metric([proc["process"]], len(proc["rooms"]))
+        plain.add_metric([proc["process"]], proc.get("ws_rooms_connections", 0))
     yield conns
     yield rooms
+    yield plain
     yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
 
 
