@@ -22,6 +22,7 @@ from rq.serializers import JSONSerializer
 from accounts.models import Tenant
 from automation.models import ProvisioningJob
 from automation.services import Conflict, InvalidInput, NotFound, QueueUnavailable
+from project.logcontext import job_meta
 from realtime.emit import EmitError, emit, tenant_room
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def _announce_and_enqueue(job: ProvisioningJob, queue: str) -> None:
             retry=Retry(max=1),
             on_failure=Callback("automation.provisioning.on_failure"),
             description=f"provision tenant {job.tenant_id}",
+            meta=job_meta(),
         )
     except RedisError as exc:
         log.error("provisioning job not enqueued job=%s: %s", job.pk, exc.__class__.__name__)

@@ -26,6 +26,7 @@ from rq.serializers import JSONSerializer
 
 from automation import events
 from automation.models import AutomationRun, PublishingProfile, TickerState
+from project.logcontext import job_meta
 from realtime.emit import EmitError
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None =
                 retry=Retry(max=retries) if retries else None,
                 on_failure=Callback("automation.jobs.on_run_failure"),
                 description=f"automation run {run.pk}",
+                meta=job_meta(),
             )
         except RedisError as exc:
             log.error("automation run not enqueued run=%s job=%s: %s", run.pk, job_id, exc.__class__.__name__)

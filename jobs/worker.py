@@ -1,6 +1,7 @@
 """The RQ worker class (`RQ['WORKER_CLASS']`): reports job start, a work horse killed mid-job,
-and keeps a short-lived liveness key so a worker killed with kill -9 is noticed in seconds
-(reaper.py), not after RQ's own heartbeat expiry.
+times and counts every job it runs (ops/job_runs.py, for /metrics), and keeps a short-lived
+liveness key so a worker killed with kill -9 is noticed in seconds (reaper.py), not after RQ's
+own heartbeat expiry.
 
 It also rides out a Redis outage (a restart, with or without its data). RQ's worker quits on a
 Redis error anywhere but in its dequeue loop ("found an unhandled exception, quitting"), most
@@ -25,6 +26,9 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from jobs import lifecycle, reaper
+from ops import job_runs
+from project.logcontext import job_context
+from realtime.redis import sync_client
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +175,14 @@ class TrackingWorker(Worker):
 
     # --- the job lifecycle ---------------------------------------------------------------------------
 
+    def perform_job(self, job, queue, execution) -> bool:
+        """In the work horse: the job's lines (its start, its function, its callbacks) carry its
+        id and the id of the request that enqueued it (project.logcontext)."""
+        with job_context(job):
+            ok = super().perform_job(job, queue, execution)
+        _count(job, "success" if ok else "error")
+        return ok
+
     def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)
         close_old_connections()
@@ -180,10 +192,20 @@ class TrackingWorker(Worker):
         """The work horse died mid-job (OOM killer, kill -9): RQ retries or fails the job but, as
         the horse never got to run it, nobody runs the job's failure callback. Run it here, so
         every app hears of this failure the same way as of any other."""
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        close_old_connections()
-        error = lifecycle.WorkHorseKilledError(f"the work horse died (waitpid status {ret_val})")
-        try:
-            execute_failure_callback(job, self.death_penalty_class, type(error), error, None)
-        except Exception:
-            log.exception("failure callback raised for killed work horse of job %s", job.id)
+        with job_context(job):
+            super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+            close_old_connections()
+            error = lifecycle.WorkHorseKilledError(f"the work horse died (waitpid status {ret_val})")
+            try:
+                execute_failure_callback(job, self.death_penalty_class, type(error), error, None)
+            except Exception:
+                log.exception("failure callback raised for killed work horse of job %s", job.id)
+        _count(job, "error")
+
+
+def _count(job, outcome: str) -> None:
+    try:
+        func = job.func_name
+    except Exception:  # data that no longer deserializes
+        func = None
+    job_runs.record(sync_client(), func, outcome, job_runs.duration(job))

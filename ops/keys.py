@@ -7,3 +7,4 @@ PROCESSES = "ops:procs"  # sorted set: process id -> unix time its numbers expir
 LEADER = "ops:stats-leader"  # the process that emits statistics_update (SET NX PX)
 RECENT_ERRORS = "ops:errors"  # list of recent ERROR log records (JSON, newest first)
 RECENT_ERRORS_MAX = 50
+JOB_RUNS = "ops:job-runs"  # hash: every job execution per function and outcome (ops/job_runs.py)

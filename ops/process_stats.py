@@ -39,7 +39,8 @@ def _is_room(name: Any) -> bool:
 
 
 def snapshot(sio: Any) -> dict[str, Any]:
-    """This process's connections per namespace, room sizes, presence and counters.
+    """This process's connections per namespace (and plain /ws/rooms/ ones), room sizes, presence
+    and counters.
 
     Runs on the server's loop without an await, so the manager's dicts don't change under it."""
     connections: dict[str, int] = {}
@@ -65,6 +66,7 @@ def snapshot(sio: Any) -> dict[str, Any]:
         "users_online": len(users),
         "rooms": room_sizes,
         "presence": {tenant: sorted(names)[:MAX_USERS_PER_TENANT] for tenant, names in presence.items()},
+        "ws_rooms_connections": metrics.gauges().get(metrics.WS_ROOMS_LIVE, 0),
         "counters": dict(Counter(metrics.snapshot())),
     }
 

@@ -1,8 +1,9 @@
 """/metrics in Prometheus' text format, built from the same numbers as stats.collect().
 
 Per-process counters carry a `process` label (a restarted process starts from zero and
-Prometheus sees a counter reset on that series, as it should). Job durations and outcomes come
-from the JobRecord table (the truth, whichever worker ran the job) as a histogram."""
+Prometheus sees a counter reset on that series, as it should). Job durations and outcomes: of
+every job any worker ran, per function (ops/job_runs.py, kept in Redis by TrackingWorker), and of
+tracked jobs per kind from the JobRecord table (the truth, whichever worker ran the job)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from jobs.models import JobRecord
-from ops import stats
+from ops import job_runs, stats
 from realtime.redis import sync_client
 
-JOB_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)
+JOB_DURATION_BUCKETS = job_runs.BUCKETS
 
 # process counter name -> (metric name, help)
 PROCESS_COUNTERS = {
@@ -32,6 +34,7 @@ PROCESS_COUNTERS = {
     "rate_limited": ("realtime_rate_limited_events", "Client events refused by the rate limit"),
     "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
+    "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
 }
 
 
@@ -45,22 +48,32 @@ class StatsCollector:
         for event, count in stats.emits_by_event(redis).items():
             emits.add_metric([event], count)
         yield emits
+        bridged = CounterMetricFamily(
+            "realtime_bridged_group_sends", "Channels group_sends bridged to rooms, all processes", labels=["event"]
+        )
+        for event, count in stats.bridged_by_event(redis).items():
+            bridged.add_metric([event], count)
+        yield bridged
         yield GaugeMetricFamily(
             "realtime_events_per_second", "Events published per second (10 s average)", stats.events_per_second(redis)
         )
         yield from _queues()
+        yield from _job_runs(redis)
         yield from _jobs()
 
 
 def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
     conns = GaugeMetricFamily("realtime_connections", "Open connections", labels=["process", "namespace"])
     rooms = GaugeMetricFamily("realtime_rooms", "Rooms with local members", labels=["process"])
+    plain = GaugeMetricFamily("ws_rooms_connections", "Open plain /ws/rooms/ WebSocket connections", labels=["process"])
     for proc in processes:
         for namespace, count in proc["connections"].items():
             conns.add_metric([proc["process"], namespace], count)
         rooms.add_metric([proc["process"]], len(proc["rooms"]))
+        plain.add_metric([proc["process"]], proc.get("ws_rooms_connections", 0))
     yield conns
     yield rooms
+    yield plain
     yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
 
 
@@ -83,6 +96,23 @@ def _queues() -> Iterator[Metric]:
     yield workers
 
 
+def _job_runs(redis: Any) -> Iterator[Metric]:
+    runs = job_runs.read(redis)
+    hist = HistogramMetricFamily(
+        "rq_job_duration_seconds", "Run time of every job a worker ran, per function", labels=["func", "outcome"]
+    )
+    count = CounterMetricFamily(
+        "rq_job_runs", "Jobs a worker ran, per function and outcome", labels=["func", "outcome"]
+    )
+    for run in runs:
+        buckets = [(floatToGoString(b), run.buckets.get(float(b), 0)) for b in job_runs.BUCKETS]
+        buckets.append(("+Inf", run.count))
+        hist.add_metric([run.func, run.outcome], buckets, run.total_seconds)
+        count.add_metric([run.func, run.outcome], run.count)
+    yield hist
+    yield count
+
+
 def _jobs() -> Iterator[Metric]:
     by_status = GaugeMetricFamily("jobs_records", "Tracked jobs by kind and status", labels=["kind", "status"])
     for row in JobRecord.objects.values("kind", "status").annotate(n=Count("pk")).order_by():
@@ -103,7 +133,8 @@ def _jobs() -> Iterator[Metric]:
         "jobs_duration_seconds", "Run time of finished jobs (started to finished)", labels=["kind", "outcome"]
     )
     for row in rows:
-        buckets = [(str(b), row[f"le{i}"]) for i, b in enumerate(JOB_DURATION_BUCKETS)] + [("+Inf", row["n"])]
+        buckets = [(floatToGoString(b), row[f"le{i}"]) for i, b in enumerate(JOB_DURATION_BUCKETS)]
+        buckets.append(("+Inf", row["n"]))
         total = row["total"].total_seconds() if row["total"] else 0.0
         hist.add_metric([row["kind"], row["status"]], buckets, total)
     yield hist

@@ -22,6 +22,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 from accounts.models import Tenant
 from jobs.models import JobRecord
 from ops import keys
+from realtime.bridge import BRIDGED_COUNTS_KEY
 from realtime.emit import EMIT_COUNTS_KEY, EMIT_SECOND_PREFIX
 from realtime.redis import sync_client
 
@@ -54,6 +55,12 @@ def events_per_second(redis: Any | None = None, window: int = RATE_WINDOW_SECOND
 def emits_by_event(redis: Any | None = None) -> dict[str, int]:
     redis = redis or sync_client()
     return {k.decode(): int(v) for k, v in sorted(redis.hgetall(EMIT_COUNTS_KEY).items())}
+
+
+def bridged_by_event(redis: Any | None = None) -> dict[str, int]:
+    """Channels group_sends bridged to Socket.IO rooms (realtime.bridge), per event, all processes."""
+    redis = redis or sync_client()
+    return {k.decode(): int(v) for k, v in sorted(redis.hgetall(BRIDGED_COUNTS_KEY).items())}
 
 
 def queues() -> list[dict[str, Any]]:
@@ -153,10 +160,12 @@ def collect() -> dict[str, Any]:
                 "role": p["role"],
                 "started_at": _iso(p["started_at"]),
                 "connections": p["connections"],
+                "ws_rooms_connections": p.get("ws_rooms_connections", 0),
                 "rooms": len(p["rooms"]),
             }
             for p in processes
         ],
+        "ws_rooms_connections": sum(p.get("ws_rooms_connections", 0) for p in processes),
         "rooms_total": len(room_sizes),
         "rooms": rooms,
         "presence": presence,
@@ -165,6 +174,7 @@ def collect() -> dict[str, Any]:
         "jobs": job_counts(),
         "events_per_second": events_per_second(redis),
         "emits_by_event": emits_by_event(redis),
+        "bridged_by_event": bridged_by_event(redis),
         "counters": dict(sorted(counters.items())),
         "recent_errors": recent_errors(redis),
     }

@@ -59,7 +59,7 @@ from realtime import contract, eventlog, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import emit, tenant_room, user_room
 from realtime.namespaces import TokenBucket
-from realtime.redis import async_client, blocking_client
+from realtime.redis import async_client, blocking_client, sync_client
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ MAX_FRAME_CHARS = 4096
 MAX_FOLLOWED = 50
 BLOCK_MS = 3000  # below the Redis client's 5 s socket timeout
 READ_COUNT = 200
+BRIDGED_COUNTS_KEY = "rt:bridged"  # Redis hash event -> bridged group_sends, every process (ops, /metrics)
 
 
 # --- groups <-> rooms ----------------------------------------------------------------------------
@@ -121,10 +122,18 @@ async def publish(room: str, message: dict[str, Any]) -> eventlog.Published:
     event, data = message.get("event"), message.get("data")
     if not isinstance(event, str) or not isinstance(data, dict):
         raise contract.ContractError("a bridged message needs 'event' (a string) and 'data' (an object)")
-    published = await asyncio.to_thread(
-        emit, event, data, room=room, namespace=message.get("namespace"), on_commit=False
-    )
+    published = await asyncio.to_thread(_emit_counted, event, data, room, message.get("namespace"))
     metrics.incr("bridged_group_sends")
+    return published
+
+
+def _emit_counted(event: str, data: dict[str, Any], room: str, namespace: str | None) -> Any:
+    published = emit(event, data, room=room, namespace=namespace, on_commit=False)
+    try:
+        # Global, like emit's own counters: group_sends from workers and views count too.
+        sync_client().hincrby(BRIDGED_COUNTS_KEY, event, 1)
+    except Exception as exc:  # the event went out; only its count is lost
+        log.warning("bridged group_send not counted event=%s: %s", event, exc.__class__.__name__)
     return published
 
 
@@ -138,6 +147,7 @@ def group_send_on_commit(group: str, message: dict[str, Any]) -> None:
 
 class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
     identity: Identity | None = None
+    counted = False
 
     async def connect(self) -> None:
         self.follows: dict[tuple[str, str], eventlog.Position] = {}
@@ -161,7 +171,7 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
             loop = asyncio.get_running_loop()
             delay = max(0.0, identity.expires_at - time.time())
             self.expiry = loop.call_later(delay, lambda: loop.create_task(self._expire()))
-        metrics.incr("ws_rooms_connections")
+        metrics.incr("ws_rooms_connections_opened")
         redis = async_client()
         own = [user_room(identity.user_id)] + ([tenant_room(identity.tenant_id)] if identity.tenant_id else [])
         for namespace in contract.namespaces():
@@ -179,6 +189,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
                 ],
             }
         )
+        self.counted = True  # a live connection from here until disconnect (ops, /metrics)
+        metrics.adjust(metrics.WS_ROOMS_LIVE, 1)
         self._start_reader()
 
     def _origin(self) -> str:
@@ -192,6 +204,9 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=4401)
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            self.counted = False
+            metrics.adjust(metrics.WS_ROOMS_LIVE, -1)
         await self._stop_reader()
         if self.expiry is not None:
             self.expiry.cancel()

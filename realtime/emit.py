@@ -27,8 +27,9 @@ from realtime import contract, eventlog, metrics
 from realtime.redis import async_client, sync_client
 
 log = logging.getLogger(__name__)
-# One line per published event (event, room, namespace, seq, job): never the payload. Its own
-# logger so a deployment can turn it down (LOGGING: "realtime.events": {"level": "WARNING"}).
+# One line per published event (event, room, namespace, seq, and the request/job ids the log
+# filter adds): never the payload. Its own logger so a deployment can turn it down (LOGGING:
+# "realtime.events": {"level": "WARNING"}).
 event_log = logging.getLogger("realtime.events")
 
 # Counters of published events, shared by every process (servers, workers, commands), read by
@@ -96,25 +97,8 @@ def _count(pipe: Any, event: str) -> None:
 
 def _published(event: str, namespace: str, published: eventlog.Published) -> None:
     metrics.incr("emits")
-    if event_log.isEnabledFor(logging.INFO):
-        event_log.info(
-            "event=%s room=%s ns=%s seq=%s job=%s",
-            event,
-            published.room,
-            namespace,
-            published.seq,
-            _current_job_id(),
-        )
-
-
-def _current_job_id() -> str:
-    try:
-        from rq import get_current_job
-
-        job = get_current_job()
-    except Exception:  # no RQ context (a view, a command, the server's loop)
-        return "-"
-    return job.id if job is not None else "-"
+    # The request and job ids come with every line (project.logcontext.LogContextFilter).
+    event_log.info("event=%s room=%s ns=%s seq=%s", event, published.room, namespace, published.seq)
 
 
 def emit(

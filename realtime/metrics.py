@@ -1,4 +1,5 @@
-"""In-process counters (emits, failures, deliveries, replays, resyncs, rate limits).
+"""In-process counters (emits, failures, deliveries, replays, resyncs, rate limits) and gauges
+(live plain /ws/rooms/ connections).
 
 Cheap enough for every emit; read by the stats endpoint and the ops page."""
 
@@ -9,6 +10,9 @@ from collections import Counter
 
 _lock = threading.Lock()
 _counters: Counter[str] = Counter()
+_gauges: Counter[str] = Counter()
+
+WS_ROOMS_LIVE = "ws_rooms_connections"  # gauge: this process's open plain /ws/rooms/ connections
 
 
 def incr(name: str, amount: int = 1) -> None:
@@ -19,3 +23,14 @@ def incr(name: str, amount: int = 1) -> None:
 def snapshot() -> dict[str, int]:
     with _lock:
         return dict(_counters)
+
+
+def adjust(name: str, delta: int) -> None:
+    """Move a gauge (a number that goes up and down, unlike the counters)."""
+    with _lock:
+        _gauges[name] += delta
+
+
+def gauges() -> dict[str, int]:
+    with _lock:
+        return dict(_gauges)

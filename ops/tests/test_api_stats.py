@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
 
@@ -26,7 +28,11 @@ def test_it_gives_staff_the_numbers(world, staff, browser, asgi_server, connect)
     assert stats["emits_by_event"]["test_event"] >= before["emits_by_event"].get("test_event", 0) + 5
     assert stats["events_per_second"] > 0
     assert stats["connections"] >= 1
-    assert [p["process"] for p in stats["processes"]] == [p["process"] for p in pushed["processes"]]
+    # The same processes, but for one a test stopped just before (test_admin_ui's server): it
+    # leaves within its snapshot's TTL, possibly between the push and this poll.
+    polled, was_pushed = {p["process"] for p in stats["processes"]}, {p["process"] for p in pushed["processes"]}
+    assert f"{socket.gethostname()}:{asgi_server.proc.popen.pid}" in polled & was_pushed
+    assert polled <= was_pushed
     assert set(stats) == set(pushed) - {"_meta"}
 
 

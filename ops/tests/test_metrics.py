@@ -8,7 +8,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import start_server
+from conftest import start_server, wait_until
 from realtime.client import RealtimeClient
 from realtime.emit import emit, user_room
 
@@ -164,3 +164,46 @@ def test_the_counters_move_when_real_clients_cause_them(world, staff, server):
     finally:
         for client in (ops, bob, flooder):
             client.disconnect()
+
+
+def test_every_job_a_worker_runs_has_its_duration_and_outcome(server, rq_worker):
+    """Jobs enqueued straight onto RQ (as billing, automation and provisioning do), not tracked:
+    one succeeds after 0.6 s, one raises; /metrics has both, per function and outcome."""
+    import django_rq
+
+    auth = {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+    ok, bad = "ops.tests.support.succeed", "ops.tests.support.fail"
+    before = scrape(server.url, **auth)
+
+    def runs(metrics: dict[str, list], func: str, outcome: str) -> float:
+        return value(metrics.get("rq_job_runs", []), "rq_job_runs_total", func=func, outcome=outcome)
+
+    queue = django_rq.get_queue("default")
+    queue.enqueue(ok, kwargs={"seconds": 0.6}, job_timeout=30)
+    queue.enqueue(bad, kwargs={"message": "expected failure"}, job_timeout=30)
+    want = {(ok, "success"): runs(before, ok, "success") + 1, (bad, "error"): runs(before, bad, "error") + 1}
+    after: dict[str, list] = {}
+
+    def counted() -> bool:
+        after.update(scrape(server.url, **auth))
+        return all(runs(after, func, outcome) >= n for (func, outcome), n in want.items())
+
+    wait_until(counted, timeout=30, what="both jobs counted")
+    assert runs(after, ok, "error") == runs(before, ok, "error")
+    assert runs(after, bad, "success") == runs(before, bad, "success") == 0
+
+    hist = after["rq_job_duration_seconds"]
+    previous = before.get("rq_job_duration_seconds", [])
+
+    def moved(sample: str, func: str, outcome: str, **labels: str) -> float:
+        return value(hist, sample, func=func, outcome=outcome, **labels) - value(
+            previous, sample, func=func, outcome=outcome, **labels
+        )
+
+    assert moved("rq_job_duration_seconds_count", ok, "success") == 1
+    assert moved("rq_job_duration_seconds_bucket", ok, "success", le="0.5") == 0
+    assert moved("rq_job_duration_seconds_bucket", ok, "success", le="1.0") == 1
+    assert moved("rq_job_duration_seconds_bucket", ok, "success", le="+Inf") == 1
+    assert 0.6 <= moved("rq_job_duration_seconds_sum", ok, "success") < 5
+    assert moved("rq_job_duration_seconds_count", bad, "error") == 1
+    assert moved("rq_job_duration_seconds_bucket", bad, "error", le="0.5") == 1

@@ -81,3 +81,40 @@ def send_through_channels(*, group: str, event: str, data: dict[str, Any]) -> st
     """An RQ job written for Channels: it knows nothing of Socket.IO."""
     async_to_sync(get_channel_layer().group_send)(group, {"type": "realtime.event", "event": event, "data": data})
     return type(get_channel_layer()).__name__
+
+
+class _RollBack(Exception):
+    pass
+
+
+def room_head(room: str, namespace: str = "/") -> int:
+    """The room's last sequence number, read straight from Redis (0 before its first event)."""
+    from realtime import eventlog
+    from realtime.redis import sync_client
+
+    return int(sync_client().hget(eventlog.state_key(namespace, room), "seq") or 0)
+
+
+def send_in_a_transaction(request):
+    """A test-only view (realtime/tests/bridge_urls.py): inside `transaction.atomic` it creates a
+    tenant and calls `group_send_on_commit()`, then rolls back when asked. It answers the room's
+    head sequence number as seen inside the transaction and, after a commit, after it."""
+    from django.db import transaction
+    from django.http import JsonResponse
+
+    from accounts.models import Tenant
+    from realtime.bridge import group_send_on_commit, room_to_group
+
+    body = json.loads(request.body)
+    room, slug = body["room"], body["slug"]
+    message = {"type": "realtime.event", "event": "test_event", "data": {"n": body["n"], "text": slug}}
+    try:
+        with transaction.atomic():
+            Tenant.objects.create(name=slug, slug=slug)
+            group_send_on_commit(room_to_group(room), message)
+            inside = room_head(room)
+            if body.get("rollback"):
+                raise _RollBack
+    except _RollBack:
+        return JsonResponse({"committed": False, "seq_inside": inside})
+    return JsonResponse({"committed": True, "seq_inside": inside, "seq_after": room_head(room)})
