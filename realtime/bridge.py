@@ -67,6 +67,7 @@ STAFF = "staff"
 MAX_FRAME_CHARS = 4096
 MAX_FOLLOWED = 50
 BLOCK_MS = 3000  # below the Redis client's 5 s socket timeout
+STOP_READER_WAIT_SECONDS = 0.2  # see RoomStreamConsumer._stop_reader
 READ_COUNT = 200
 BRIDGED_COUNTS_KEY = "rt:bridged"  # Redis hash event -> bridged group_sends, every process (ops, /metrics)
 
@@ -318,21 +319,32 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
             self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _stop_reader(self) -> None:
+        """Stop following the logs, promptly. redis-py (8.1) can hold a cancelled XREAD until its
+        BLOCK runs out when the cancel lands while the command is still being sent (measured: 3 s
+        in about one of twenty cancels), which held up every subscribe behind it and made daphne
+        kill the consumer at disconnect. So the reader gets a moment to end; one that doesn't is
+        left to end by itself when its XREAD returns (`_read` checks it is still the reader
+        before it forwards anything, so nothing is delivered twice)."""
         task, self.reader = self.reader, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_READER_WAIT_SECONDS)
+        if done and not task.cancelled() and task.exception() is not None:
+            log.warning("ws/rooms reader ended with %r", task.exception())
+        elif not done:
+            log.debug("ws/rooms reader still in XREAD after cancel: left to end by itself")
 
     async def _read(self) -> None:
         redis = blocking_client()
+        me = asyncio.current_task()
         try:
-            while True:
+            while self.reader is me:
                 by_key = {eventlog.log_key(ns, room): (ns, room) for ns, room in self.follows}
                 streams = {key: f"0-{self.follows[target].seq}" for key, target in by_key.items()}
                 result = await redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+                if self.reader is not me:  # stopped while XREAD held on to its cancel
+                    return
                 if not result:
                     await self._check_epochs(redis)
                     continue
