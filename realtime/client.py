@@ -188,7 +188,8 @@ class RealtimeClient:
         if event.endswith("_project"):
             raw = str(data.get("project_id"))
             return f"project:{int(raw)}" if raw.isascii() and raw.isdigit() else None
-        return data.get("room")
+        room = data.get("room")
+        return room if isinstance(room, str) else None  # anything else: the server refuses it
 
     def received(self, event: str | None = None, namespace: str | None = None) -> list[Any]:
         with self._cond:
