@@ -142,7 +142,8 @@ def test_it_recovers_a_job_whose_queue_state_was_lost(world, on_own_redis, worke
     job = enqueue_tracked(
         "jobs.tasks.demo_job", kind="demo", kwargs={"steps": 15, "step_seconds": 0.2}, project=world.apollo
     )
-    alice.wait_for("agent_status", lambda d: d["job_id"] == str(job.pk) and d["status"] == "running")
+    # (the worker may still be starting: importing Django on a loaded 2-core machine takes seconds)
+    alice.wait_for("agent_status", lambda d: d["job_id"] == str(job.pk) and d["status"] == "running", timeout=60)
     on_own_redis.restart(keep_data=False, down_seconds=2)
     # the worker rides out the outage (nobody restarts it) and the job, lost with Redis's data,
     # is enqueued again from its record and runs to the end
