@@ -3,10 +3,11 @@
 Stacks, each with its canonical emitter in a separate process, all in the same run:
   ours        the product as `make run` serves it: daphne + project.asgi, emit() from a process
   ours-before the same with REALTIME_FASTPATH=0 (python-socketio's own delivery path)
+  ours-single (optional) ours with one emit() per event (no emit_many() bursts) from the emitter
   socketio    bare python-socketio AsyncServer + AsyncRedisManager on uvicorn
   node        Node Socket.IO v4 + @socket.io/redis-adapter, @socket.io/redis-emitter
   flask       Flask-SocketIO, async_mode="threading" (seed 003), Redis message queue
-Optional (--stacks): ours-uvloop (daphne on uvloop: python -m realtime.serve), ours-uvicorn
+Optional (--stacks): ours-single (above), ours-uvloop (daphne on uvloop: python -m realtime.serve), ours-uvicorn
 (project.asgi on uvicorn + uvloop).
 
 The load client is one Node program (bench/node/load.js, socket.io-client, WebSocket transport),
@@ -249,7 +250,8 @@ def start_stack(name: str, env: Env) -> Stack:
         else:
             argv = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
         proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BASE, env=senv, stdout=logf, stderr=logf)
-        emitter = [PY, str(BENCH / "emitters.py"), "product", env.redis_url]
+        kind = "product-single" if name == "ours-single" else "product"
+        emitter = [PY, str(BENCH / "emitters.py"), kind, env.redis_url]
         stack = Stack(name, proc, port, "/socket.io/", emitter, senv, env.alice_token, "connected", "test_event")
         stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
         stack.system_cpu = env.system_cpu
@@ -611,7 +613,9 @@ def progress_table(r: dict, reports: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--stacks", default=",".join(ALL_STACKS), help=f"comma list from {ALL_STACKS} + ours-uvloop, ours-uvicorn"
+        "--stacks",
+        default=",".join(ALL_STACKS),
+        help=f"comma list from {ALL_STACKS} + ours-single, ours-uvloop, ours-uvicorn",
     )
     parser.add_argument("--clients", default="100,1000", help="fan-out room sizes")
     parser.add_argument("--events", type=int, default=500, help="events per fan-out round, rooms under 1,000")

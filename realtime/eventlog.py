@@ -14,6 +14,7 @@ Keys use a hash tag `{ns|room}` so both keys of a room live in one Redis Cluster
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -83,13 +84,15 @@ class Published:
     epoch: str
 
 
-def build_message(*, event: str, payload: dict[str, Any], namespace: str, room: str) -> tuple[str, str, str]:
-    """The pub/sub message as (prefix, middle, suffix): prefix + seq + middle + epoch + suffix.
+# Encodes payloads as build_message's json.dumps(..., separators, ensure_ascii, allow_nan) would,
+# without building a new encoder per event (json.dumps does when given options).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
-    The payload is encoded once here (json.dumps fails on anything not JSON, so a bad payload
-    fails where it is emitted, not in a client)."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    head = body[:-1] + ("," if len(body) > 2 else "")
+
+@functools.lru_cache(maxsize=4096)
+def _framing(event: str, namespace: str, room: str) -> tuple[str, str, tuple[str, str]]:
+    """What build_message and script_args put around every payload of (event, namespace, room):
+    the envelope, the start of `_meta`, and the room's two keys (the same for every event)."""
     meta = '"_meta":{"room":' + json.dumps(room, ensure_ascii=False) + ',"seq":'
     envelope = (
         '{"method":"emit","event":'
@@ -102,12 +105,23 @@ def build_message(*, event: str, payload: dict[str, Any], namespace: str, room: 
         + EMITTER_HOST_ID
         + '","data":['
     )
+    return envelope, meta, (state_key(namespace, room), log_key(namespace, room))
+
+
+def build_message(*, event: str, payload: dict[str, Any], namespace: str, room: str) -> tuple[str, str, str]:
+    """The pub/sub message as (prefix, middle, suffix): prefix + seq + middle + epoch + suffix.
+
+    The payload is encoded once here (the encoder fails on anything not JSON, so a bad payload
+    fails where it is emitted, not in a client)."""
+    envelope, meta, _ = _framing(event, namespace, room)
+    body = _ENCODER.encode(payload)
+    head = body[:-1] + ("," if len(body) > 2 else "")
     return envelope + head + meta, ',"epoch":"', '"}}]}'
 
 
 def script_args(*, event: str, payload: dict[str, Any], namespace: str, room: str) -> tuple[list[str], list[Any]]:
     prefix, middle, suffix = build_message(event=event, payload=payload, namespace=namespace, room=room)
-    keys = [state_key(namespace, room), log_key(namespace, room)]
+    keys = list(_framing(event, namespace, room)[2])
     args = [
         settings.SOCKETIO_CHANNEL,
         prefix,

@@ -25,6 +25,13 @@ from realtime.redis import async_client
 log = logging.getLogger(__name__)
 
 CATCH_UP_ATTEMPTS = 5
+# Pub/sub messages handled per event-loop turn at most. A burst (emit_many(), or any emitter
+# ahead of the server) arrives in one socket read, and redis-py hands out buffered messages
+# without yielding: without a limit the loop delivered the whole burst before the fast path's
+# once-per-turn writes sent anything, so the clients sat idle while the server worked and then
+# the other way round. Yielding every few messages sends each connection's frames in groups
+# while the rest of the burst is delivered (order is kept: one task reads and delivers them).
+MESSAGES_PER_TURN = 16
 
 
 class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
@@ -126,6 +133,7 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
                 self._redis_connect()
                 await self.pubsub.subscribe(self.channel)
                 retry_sleep = 1
+                handled = 0
                 async for message in self.pubsub.listen():
                     if message.get("type") == "subscribe":
                         if subscribed_before:
@@ -133,6 +141,9 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
                         subscribed_before = True
                         continue
                     yield message
+                    handled += 1
+                    if handled % MESSAGES_PER_TURN == 0:
+                        await asyncio.sleep(0)  # let this turn's writes go out (see MESSAGES_PER_TURN)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
