@@ -54,6 +54,8 @@ from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
+from realtime.engine import RealtimeEngineServer
+
 log = logging.getLogger(__name__)
 
 ENABLED: bool = os.environ.get("REALTIME_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -202,8 +204,8 @@ class FastWebSocket(eio_asgi.WebSocket):
         await super().close()
 
 
-class FastEngineServer(engineio.AsyncServer):
-    """python-engineio's AsyncServer using FastWebSocket for the ASGI WebSocket transport."""
+class FastEngineServer(RealtimeEngineServer):
+    """Our Engine.IO server (realtime.engine) using FastWebSocket for the ASGI WebSocket transport."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -212,7 +214,7 @@ class FastEngineServer(engineio.AsyncServer):
 
 
 def engine_server_class() -> type[engineio.AsyncServer]:
-    return FastEngineServer if ENABLED else engineio.AsyncServer
+    return FastEngineServer if ENABLED else RealtimeEngineServer
 
 
 # --- direct writers --------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ PATHS = ("socket.io", "ws/socket.io")
 
 class RealtimeServer(socketio.AsyncServer):
     def _engineio_server_class(self):
-        return fastpath.engine_server_class()  # REALTIME_FASTPATH=0: python-engineio's own
+        return fastpath.engine_server_class()  # REALTIME_FASTPATH=0: realtime.engine's, no fast path
 
     async def _handle_event(self, eio_sid, namespace, id, data):  # noqa: A002 (python-socketio's name)
         # A client may not fire the reserved handlers ("connect", "disconnect") as events, and

@@ -275,3 +275,99 @@ def test_it_refuses_unknown_namespaces(world, asgi_server):
     raw.ws.send("40/admin," + json.dumps({"token": raw.token}))
     raw.drain(until=lambda f: f.startswith("44/admin,"))
     raw.close()
+
+
+class Polling:
+    """A raw Engine.IO long-polling session, authenticated as a user on '/'; a new one is opened
+    when the server ends it (which it may do for a malformed payload)."""
+
+    def __init__(self, server, token: str) -> None:
+        self.base = server.url + "/socket.io/"
+        self.token = token
+        self.http = requests.Session()
+        self.sid: str | None = None
+        self.frames: list[str] = []
+        self.statuses: list[int] = []
+        self.reopened = 0
+
+    def _url(self) -> str:
+        return f"{self.base}?EIO=4&transport=polling&sid={self.sid}"
+
+    def open(self) -> None:
+        r = self.http.get(self.base + "?EIO=4&transport=polling", timeout=10)
+        assert r.status_code == 200 and r.text.startswith("0{"), r.text[:200]
+        self.sid = json.loads(r.text[1:])["sid"]
+        assert self.http.post(self._url(), data="40" + json.dumps({"token": self.token}), timeout=10).ok
+        self.poll(until=lambda f: f.startswith("40{"))
+
+    def poll(self, until=None) -> None:
+        for _ in range(20):
+            r = self.http.get(self._url(), timeout=30)
+            self.statuses.append(r.status_code)
+            if r.status_code != 200:
+                self.sid = None
+                return
+            for frame in r.text.split("\x1e"):
+                if frame == "2":  # the server's ping
+                    self.http.post(self._url(), data="3", timeout=10)
+                self.frames.append(frame)
+                if until is not None and until(frame):
+                    return
+            if until is None:
+                return
+
+    def send(self, body: str | bytes) -> None:
+        if self.sid is None:
+            self.reopened += 1
+            self.open()
+        r = self.http.post(self._url(), data=body, timeout=10)
+        self.statuses.append(r.status_code)
+        if r.status_code != 200:
+            self.sid = None  # the server refused the payload and may have ended the session
+
+
+payload_bodies = st.one_of(
+    raw_frames,
+    st.lists(st.tuples(prefixes, bodies).map("".join), min_size=2, max_size=4).map("\x1e".join),
+)
+
+
+def test_it_survives_malformed_long_polling_payloads_and_leaks_nothing(world, fuzz_server):
+    poller = Polling(fuzz_server, world.token(world.alice))
+    poller.open()
+
+    @FUZZ
+    @given(body=payload_bodies)
+    def send(body) -> None:
+        poller.send(body)
+
+    with Leaks(world) as leaks:
+        send()
+        # requests the transport must refuse with a 4xx, never a 5xx
+        for query in ("EIO=3&transport=polling", "EIO=4&transport=nope", "EIO=4&transport=polling&sid=nope"):
+            r = requests.post(f"{poller.base}?{query}", data="40", timeout=10)
+            assert 400 <= r.status_code < 500, (query, r.status_code)
+        # and a well-formed session still gets its answers
+        poller.send('42["echo",{"n":7}]')
+        poller.poll(until=lambda f: f.startswith('42["test_event"') and '"n":7' in f)
+    assert requests.get(fuzz_server.url + "/healthz", timeout=5).status_code == 200
+    assert not [s for s in poller.statuses if s >= 500], sorted(set(poller.statuses))
+    leaked = [f for f in poller.frames if any(json.dumps(room) in f for room in leaks.rooms)]
+    assert not leaked, leaked[:3]
+    print(
+        f"fuzz polling: statuses={sorted(set(poller.statuses))} frames={len(poller.frames)} reopened={poller.reopened}"
+    )
+
+
+def test_a_refused_long_polling_post_is_answered_at_once(world, fuzz_server, settings):
+    """With no GET of its own in flight, a client whose POST is refused (too large) used to get no
+    answer until the ping timeout: python-engineio waited for it to fetch the CLOSE packet
+    (realtime/engine.py). Now the POST gets its 400 at once and the session is over."""
+    poller = Polling(fuzz_server, world.token(world.alice))
+    poller.open()
+    body = '42["echo",{"n":1,"text":"' + "x" * (settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE + 1024) + '"}]'
+    r = poller.http.post(poller._url(), data=body, timeout=5)  # it hung for ~20 s before
+    assert r.status_code == 400
+    r = poller.http.get(poller._url(), timeout=5)
+    assert r.status_code == 400 and "Invalid session" in r.text
+    poller.open()  # and the client can start again
