@@ -331,16 +331,19 @@ def emit_many(events: Iterable[Event | tuple], *, on_commit: bool = True) -> lis
     Returns the events' positions in order when they were sent now; None when they wait for a
     transaction's commit (on_commit=True inside one: all go out after commit, or none on
     rollback) or for an enclosing `batch()`."""
-    items = [_prepare(e[0], e[1], e[2], e[3] if len(e) > 3 else None) for e in events]
+    return _dispatch([_prepare(e[0], e[1], e[2], e[3] if len(e) > 3 else None) for e in events], on_commit)
+
+
+def _dispatch(items: list[_Prepared], on_commit: bool) -> list[eventlog.Published] | None:
+    """Send prepared events now, or after the transaction's commit, or with the enclosing batch."""
+    current = _current_batch.get()
     if on_commit and transaction.get_connection().in_atomic_block:
-        current = _current_batch.get()
         if current is not None:
             for item in items:
                 current._after_commit(item)
         else:
             transaction.on_commit(lambda: _send(items))
         return None
-    current = _current_batch.get()
     if current is not None:
         current.items += items
         return None
@@ -361,18 +364,8 @@ def emit(
     with on_commit=True) the event is sent after commit and None is returned; inside `batch()`
     it is sent when the batch ends and None is returned; otherwise it is sent now and the room's
     sequence number and epoch are returned."""
-    item = _prepare(event, data, room, namespace)
-    current = _current_batch.get()
-    if on_commit and transaction.get_connection().in_atomic_block:
-        if current is not None:
-            current._after_commit(item)
-        else:
-            transaction.on_commit(lambda: _send([item]))
-        return None
-    if current is not None:
-        current.items.append(item)
-        return None
-    return _send([item])[0]
+    sent = _dispatch([_prepare(event, data, room, namespace)], on_commit)
+    return sent[0] if sent else None
 
 
 async def aemit(event: str, data: dict[str, Any], *, room: str, namespace: str | None = None) -> eventlog.Published:
