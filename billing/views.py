@@ -74,8 +74,8 @@ def _move_money_once(
     message: str,
 ) -> JsonResponse:
     """Enqueue a money job under an idempotency key: the client's, or else one shared by every
-    identical request inside the dedupe window (billing/dedupe.py), whose repeats enqueue nothing
-    and answer 202 with the first request's key: one job, one movement, one completion event."""
+    identical request inside the dedupe window (billing/dedupe.py). A repeat's job moves nothing
+    and answers again (`replayed: true`), as a repeat with an explicit key does."""
     user_id = request.user.pk
     if explicit_key is not None:
         found = dedupe.Claim(client_key=explicit_key, duplicate=False)
@@ -84,12 +84,7 @@ def _move_money_once(
             found = dedupe.claim(user_id=user_id, endpoint=func_path, body=kwargs)
         except dedupe.DedupeUnavailable:
             raise ApiError(503, QUEUE_UNAVAILABLE, "queue_unavailable") from None
-    if not found.duplicate:
-        try:
-            _enqueue(func_path, {"user_id": user_id, **kwargs, "idempotency_key": make_key(user_id, found.client_key)})
-        except ApiError:
-            dedupe.release(found)
-            raise
+    _enqueue(func_path, {"user_id": user_id, **kwargs, "idempotency_key": make_key(user_id, found.client_key)})
     return _accepted(message, idempotency_key=found.client_key, duplicate=found.duplicate)
 
 

@@ -1,6 +1,7 @@
 """A double submit from a client that sends no Idempotency-Key (seed 000's clients) moves money
-once: an identical request inside BILLING_DEDUPE_WINDOW_SECONDS is the first one again (202 with
-its key, nothing enqueued), so there is one job, one movement and one completion event."""
+once: an identical request inside BILLING_DEDUPE_WINDOW_SECONDS gets the first one's idempotency
+key, so its job moves nothing and answers again (`replayed: true`): one movement, every request
+answered, as with an explicit key."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from decimal import Decimal
 
 import pytest
 import requests
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from billing import dedupe, tasks
 from billing.models import BankAccount, LiabilityOffset, Payment
 from conftest import drain, wait_until
 from notifications.models import Notification
 from realtime.emit import user_room
+from tools.embedded_redis import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,11 +40,12 @@ def assert_paid_once(world, bank, alice, answers) -> None:
     assert [r.status_code for r in answers] == [202, 202], [r.text for r in answers]
     bodies = [r.json() for r in answers]
     assert len({b["idempotency_key"] for b in bodies}) == 1  # the same request, twice
-    assert sorted(b["duplicate"] for b in bodies) == [False, True]  # only one was enqueued
-    done = alice.wait_for("payment_complete", timeout=30)
-    assert done["payload"]["replayed"] is False and done["payload"]["balance"] == "75.00"
+    assert sorted(b["duplicate"] for b in bodies) == [False, True]
+    alice.wait_for("payment_complete", count=2, timeout=30)
     drain(alice, user_room(world.alice.pk))
-    assert len(alice.received("payment_complete")) == 1
+    done = alice.received("payment_complete")
+    assert sorted(d["payload"]["replayed"] for d in done) == [False, True], done  # answered twice, paid once
+    assert {d["payload"]["payment_id"] for d in done} == {done[0]["payload"]["payment_id"]}
     assert BankAccount.objects.get(pk=bank.account.pk).balance == Decimal("75.00")
     assert Payment.objects.filter(account=bank.account).count() == 1
     assert Notification.objects.filter(user=world.alice, title="Payment sent").count() == 1
@@ -77,21 +85,15 @@ def test_a_keyless_liability_update_twice_offsets_once(world, bank, connect, asg
     body = {"liability_id": bank.car_loan.pk, "amount": "20.00"}
     answers = [requests.post(url, json=body, headers=bearer(world), timeout=10) for _ in range(2)]
     assert [r.json()["duplicate"] for r in answers] == [False, True]
-    assert alice.wait_for("liabilities_offset_complete", timeout=30)["payload"]["outstanding"] == "30.00"
+    alice.wait_for("liabilities_offset_complete", count=2, timeout=30)
     drain(alice, user_room(world.alice.pk))
-    assert len(alice.received("liabilities_offset_complete")) == 1
+    done = alice.received("liabilities_offset_complete")
+    assert [d["payload"]["outstanding"] for d in done] == ["30.00", "30.00"]  # offset once, answered twice
     assert LiabilityOffset.objects.count() == 1
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """The view's enqueue calls, recorded instead of sent (no worker: nothing runs)."""
-    calls: list[dict] = []
-    monkeypatch.setattr(tasks, "enqueue", lambda func_path, *, kwargs: calls.append(kwargs))
-    return calls
-
-
-def test_an_explicit_key_wins_and_a_different_body_is_a_new_request(world, bank, client, enqueued):
+def test_an_explicit_key_wins_and_a_different_body_is_a_new_request(world, bank, client, connect, rq_worker):
+    alice = connect(world.token(world.alice))
     client.force_login(world.alice)
     url = f"/api/bank/{world.alice.username}/make_payment"
     first = client.post(url, BODY, content_type="application/json").json()
@@ -99,28 +101,30 @@ def test_an_explicit_key_wins_and_a_different_body_is_a_new_request(world, bank,
     other = client.post(url, {**BODY, "amount": "26.00"}, content_type="application/json").json()
     explicit = client.post(url, BODY, content_type="application/json", headers={"Idempotency-Key": "order-9"}).json()
     assert (other["duplicate"], explicit["duplicate"], explicit["idempotency_key"]) == (False, False, "order-9")
-    assert [c["idempotency_key"] for c in enqueued] == [
-        f"payment:{world.alice.pk}:{first['idempotency_key']}",
-        f"payment:{world.alice.pk}:{other['idempotency_key']}",
-        f"payment:{world.alice.pk}:order-9",
-    ]
+    alice.wait_for("payment_complete", count=4, timeout=60)
+    paid = Payment.objects.filter(account=bank.account).order_by("pk")
+    assert sorted(p.idempotency_key for p in paid) == sorted(
+        f"payment:{world.alice.pk}:{key}" for key in (first["idempotency_key"], other["idempotency_key"], "order-9")
+    )
+    assert BankAccount.objects.get(pk=bank.account.pk).balance == Decimal("24.00")  # 100 - 25 - 26 - 25
 
 
-def test_a_request_that_was_not_enqueued_is_not_a_duplicate_later(world, bank, client, monkeypatch):
+def test_a_request_refused_with_503_can_be_sent_again(world, bank, client, connect, rq_worker, monkeypatch):
+    """Redis down: 503 and nothing done; the client's retry (Redis back) pays, and is answered."""
+    alice = connect(world.token(world.alice))
     client.force_login(world.alice)
     url = f"/api/bank/{world.alice.username}/make_payment"
-    calls: list[dict] = []
-
-    def enqueue(func_path, *, kwargs):
-        calls.append(kwargs)
-        if len(calls) == 1:
-            raise tasks.EnqueueError("Redis is down")
-
-    monkeypatch.setattr(tasks, "enqueue", enqueue)
-    assert client.post(url, BODY, content_type="application/json").status_code == 503
+    dead = Redis(port=free_port(), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            tasks.django_rq, "get_queue", lambda name: Queue(name, connection=dead, serializer=JSONSerializer)
+        )
+        refused = client.post(url, BODY, content_type="application/json")
+    assert refused.status_code == 503 and refused.json()["code"] == "queue_unavailable"
     retry = client.post(url, BODY, content_type="application/json")
-    assert retry.status_code == 202 and retry.json()["duplicate"] is False
-    assert len(calls) == 2
+    assert retry.status_code == 202, retry.content
+    assert alice.wait_for("payment_complete", timeout=30)["payload"]["replayed"] is False
+    assert Payment.objects.filter(account=bank.account).count() == 1
 
 
 def test_the_window_ends(world, settings):
