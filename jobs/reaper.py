@@ -16,22 +16,21 @@ work, not correctness.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
-from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
-from rq.utils import utcparse
 
 log = logging.getLogger(__name__)
 
 ALIVE_KEY = "rt:worker-alive:{}"
-# RQ's scheduler refreshes its lock (TTL interval + 60 s, interval 1 s) and its hash every
-# second; one not heard of for this long is dead.
+# RQ's scheduler refreshes its lock's TTL (interval + 60 s; RQ's default interval, 1 s) every
+# second; a lock not refreshed for this long belongs to a dead scheduler.
 SCHEDULER_STALE_SECONDS = 10
 SCHEDULER_LOCK_TTL = 61
 
@@ -92,11 +91,9 @@ def release_dead_scheduler_locks(connection, *, stale_seconds: float = SCHEDULER
         if not owner:
             continue
         owner = owner.decode()
-        beat = connection.hget(SCHEDULER_KEY_TEMPLATE % owner, "last_heartbeat")
-        if beat:
-            stale = (datetime.now(UTC) - utcparse(beat.decode())).total_seconds() > stale_seconds
-        else:  # no hash (expired, or not written yet): how long since the lock was last refreshed
-            stale = connection.ttl(key) < SCHEDULER_LOCK_TTL - stale_seconds
+        # How long since the lock was last refreshed, by Redis's own clock (the scheduler's
+        # heartbeat time comes from its host's clock, which may be skewed from ours).
+        stale = connection.ttl(key) < SCHEDULER_LOCK_TTL - stale_seconds
         if stale and release_lock(connection, key, owner):
             released.append(queue.name)
             log.warning("released the scheduler lock of queue %s held by dead scheduler %s", queue.name, owner)
@@ -134,10 +131,14 @@ def sweep_lost_jobs(connection, *, grace_seconds: float | None = None) -> int:
         status__in=(JobRecord.Status.QUEUED, JobRecord.Status.RUNNING), created_at__lt=cutoff, updated_at__lt=cutoff
     )
     for record in candidates.iterator():
-        if Job.exists(str(record.pk), connection):
-            continue
-        if services.requeue_lost(record, LOST_REQUEUED):
-            lost += 1
+        try:
+            if Job.exists(str(record.pk), connection):
+                continue
+            if services.requeue_lost(record, LOST_REQUEUED):
+                lost += 1
+                continue
+        except RedisError as exc:  # Redis flapping: the others still get their turn; this one the next sweep
+            log.warning("lost-job sweep: Redis failed for id=%s (%s), next sweep", record.pk, exc.__class__.__name__)
             continue
         why = LOST_NO_RETRY if record.func else LOST_NO_FUNC
         if services.mark_error(str(record.pk), why):

@@ -28,7 +28,6 @@ from rq.worker import Worker
 from jobs import lifecycle, reaper
 from ops import job_runs
 from project.logcontext import job_context
-from realtime.redis import sync_client
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +126,8 @@ class TrackingWorker(Worker):
             log.exception("worker %s: Redis failed around job %s; the reapers will recover it", self.name, job.id)
             self._back_off()
             return
+        # The job may have been the cron's reap_job, which releases a dead scheduler's lock but,
+        # running in a work horse, can't take it over: this worker can (one EXISTS per queue).
         self._adopt_scheduler()
 
     def bootstrap(self, *args, **kwargs) -> None:
@@ -208,4 +209,4 @@ def _count(job, outcome: str) -> None:
         func = job.func_name
     except Exception:  # data that no longer deserializes
         func = None
-    job_runs.record(sync_client(), func, outcome, job_runs.duration(job))
+    job_runs.record(job.connection, func, outcome, job_runs.duration(job))  # the horse's own connection

@@ -23,7 +23,6 @@ from ops import keys
 log = logging.getLogger(__name__)
 
 BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)
-OUTCOMES = ("success", "error")
 MAX_FUNC = 200
 
 
