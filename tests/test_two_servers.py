@@ -26,8 +26,12 @@ def connections_per_process(cluster, since: float) -> dict[int, int]:
     while True:
         snaps = [json.loads(conn.get(k) or b"{}") for k in conn.scan_iter("ops:proc:*")]
         snaps = [s for s in snaps if s and int(s["process"].rsplit(":", 1)[1]) in pids]
-        if (len(snaps) == len(pids) and all(s["updated_at"] > since for s in snaps)) or time.monotonic() > deadline:
+        if len(snaps) == len(pids) and all(s["updated_at"] > since for s in snaps):
             return {int(s["process"].rsplit(":", 1)[1]): s["connections"].get("/", 0) for s in snaps}
+        if time.monotonic() > deadline:  # stale numbers would make the assertions below meaningless
+            pytest.fail(f"the server processes did not publish fresh numbers within 10 s: {snaps}")
+        # The processes write these every PROCESS_INTERVAL; no event says one was written (the
+        # staff room's statistics_update comes every OPS_STATS_INTERVAL_SECONDS, 5 s): poll.
         time.sleep(float(PROCESS_INTERVAL) / 5)
 
 

@@ -12,7 +12,9 @@ from django.db import transaction
 
 from billing import cron, subscriptions
 from billing.models import TenantPayment
+from conftest import drain
 from notifications.models import Notification
+from realtime.emit import user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +43,8 @@ def test_a_payment_nobody_was_connected_for_is_waiting_for_the_tenants_users(wor
     alice = connect(world.token(world.alice), namespaces=["/notifications"])  # later, after being away
     pushed = alice.wait_for("notification:new", namespace="/notifications", timeout=10)
     assert pushed["id"] == note.pk and pushed["title"] == "Payment received"
+    drain(alice, user_room(world.alice.pk), namespace="/notifications")
+    assert [n["id"] for n in alice.received("notification:new", namespace="/notifications")] == [note.pk]
 
 
 def test_expiry_warnings_and_the_expiry_are_notified_once_each(world, acme_subscription):

@@ -29,8 +29,22 @@ class Seed004Client:
         self.notifications: list[dict[str, Any]] = []
         self.connected: dict[str, Any] | None = None
         self._welcomed = threading.Event()
-        self.sio.on("notification:new", self.notifications.append, namespace=NS)
+        self._arrived = threading.Condition()
+        self.sio.on("notification:new", self._on_notification, namespace=NS)
         self.sio.on("connected", self._on_connected, namespace=NS)
+
+    def _on_notification(self, data: dict[str, Any]) -> None:
+        with self._arrived:
+            self.notifications.append(data)
+            self._arrived.notify_all()
+
+    def ids_up_to_marker(self, user_id: int) -> list[int]:
+        """The ids received once a marker notification sent now has arrived (marker excluded):
+        whatever else was still on its way (a duplicate, say) has arrived by then too."""
+        marker = notify(user_id=user_id, title="marker", message="flush")
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: any(n["id"] == marker.pk for n in self.notifications), 10)
+            return [n["id"] for n in self.notifications if n["id"] != marker.pk]
 
     def _on_connected(self, data: dict[str, Any]) -> None:
         self.connected = data
@@ -68,6 +82,7 @@ def test_a_client_that_only_connects_gets_its_unread_notifications(world, seed_0
     alice = seed_004_client({"token": world.token(world.alice)})
     assert [n["id"] for n in alice.notifications] == [first.pk, second.pk]  # before `connected`
     assert alice.notifications[0] == first.as_event()
+    assert alice.ids_up_to_marker(world.alice.pk) == [first.pk, second.pk]  # and nothing twice
 
 
 def test_it_pushes_the_newest_unread_ones_only(world, seed_004_client):
@@ -88,3 +103,4 @@ def test_with_replay_positions_the_replay_covers_it_and_nothing_comes_twice(worl
     during = notify(user_id=world.alice.pk, title="During", message="sent while disconnected")
     again = seed_004_client({"token": world.token(world.alice), "last_seen": positions})
     assert [n["id"] for n in again.notifications] == [during.pk]  # replayed; "Before" not again
+    assert again.ids_up_to_marker(world.alice.pk) == [during.pk]  # nor later

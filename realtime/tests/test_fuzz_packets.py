@@ -301,11 +301,14 @@ class Polling:
         self.poll(until=lambda f: f.startswith("40{"))
 
     def poll(self, until=None) -> None:
+        """One GET; with `until`, GETs until a frame matches it, failing if none does (the session
+        ended, or 20 polls brought nothing that matched)."""
         for _ in range(20):
             r = self.http.get(self._url(), timeout=30)
             self.statuses.append(r.status_code)
             if r.status_code != 200:
                 self.sid = None
+                assert until is None, f"the session ended ({r.status_code} {r.text[:100]}) before the awaited frame"
                 return
             for frame in r.text.split("\x1e"):
                 if frame == "2":  # the server's ping
@@ -315,6 +318,7 @@ class Polling:
                     return
             if until is None:
                 return
+        raise AssertionError(f"no awaited frame in 20 polls; last frames: {self.frames[-5:]}")
 
     def send(self, body: str | bytes) -> None:
         if self.sid is None:
@@ -347,7 +351,8 @@ def test_it_survives_malformed_long_polling_payloads_and_leaks_nothing(world, fu
         for query in ("EIO=3&transport=polling", "EIO=4&transport=nope", "EIO=4&transport=polling&sid=nope"):
             r = requests.post(f"{poller.base}?{query}", data="40", timeout=10)
             assert 400 <= r.status_code < 500, (query, r.status_code)
-        # and a well-formed session still gets its answers
+        # and a new, well-formed session still gets its answers
+        poller.open()
         poller.send('42["echo",{"n":7}]')
         poller.poll(until=lambda f: f.startswith('42["test_event"') and '"n":7' in f)
     assert requests.get(fuzz_server.url + "/healthz", timeout=5).status_code == 200
