@@ -1,32 +1,167 @@
-"""python-engineio's AsyncServer, with one fix: a long-polling POST it refuses no longer hangs.
+"""python-engineio's AsyncServer, with the long-polling POST made to answer every request with a
+clear status: a refused payload gets its 400 at once, and nothing a client sends gets a 500 or is
+dropped with a 200.
 
-When a POST's payload is refused (larger than `max_http_buffer_size`, or not a valid Engine.IO
-payload), python-engineio (4.x) disconnects the session before it answers the POST, and its
-disconnect closes the socket with `wait=True`: it waits until the client has fetched the CLOSE
-packet with a GET. A long-polling client sends its next GET only once the POST is answered, so
-both wait until the ping timeout ends the session (about 20 s; seen in the fuzz test), and the
-client gets no answer at all. Here a disconnect made while answering a POST does not wait: the
-POST gets its 400 at once, the CLOSE is left queued (an open GET takes it), and the session is
-gone, so the client's next request is told so and it reconnects."""
+* **A refused POST no longer hangs.** When a POST's payload is refused (larger than
+  `max_http_buffer_size`, or not a valid Engine.IO payload), python-engineio (4.x) disconnects the
+  session before it answers the POST, and its disconnect closes the socket with `wait=True`: it
+  waits until the client has fetched the CLOSE packet with a GET. A long-polling client sends its
+  next GET only once the POST is answered, so both wait until the ping timeout ends the session
+  (about 20 s; seen in the fuzz test), and the client gets no answer at all. Here a disconnect made
+  while answering a POST does not wait: the POST gets its 400 at once, the CLOSE is left queued (an
+  open GET takes it), and the session is gone, so the client's next request is told so.
+* **An undecodable POST body is refused, not swallowed.** python-engineio decodes the body inside a
+  bare `except` that logs a traceback and answers 200, so a body that is not UTF-8 or not an
+  Engine.IO payload ("", "x", "4\\x1e") was dropped while the client was told it arrived.
+  `PollingSocket` refuses it as an Engine.IO error: 400 and the session ends, which is what the
+  Node server does on a parse error.
+* **A POST to a session that just closed gets 400, not 500.** A session the client closed (a CLOSE
+  packet, "1", in its last POST) stays in `sockets` until a GET or the service task removes it,
+  and python-engineio's POST path looks it up with `_get_socket`, whose `KeyError` it does not
+  catch: the ASGI server answered 500 with a traceback.
+* **An undecodable WebSocket frame closes the connection cleanly.** python-engineio decodes a
+  frame outside any `try` (an empty text frame, "x", "9", bad base64 after "b"), so the exception
+  left its handler: a traceback from the ASGI server, and the session was not closed (no
+  `disconnect` for its namespaces) until the ping timeout found it. `ValidatingWebSocket` checks
+  each frame first and, as the Node server does on a parse error, closes the transport; the
+  session then ends at once, through python-engineio's own path."""
 
 from __future__ import annotations
 
+import binascii
 import contextvars
+import logging
+import urllib.parse
 from typing import Any
 
 import engineio
+from engineio import exceptions, payload
+from engineio import packet as eio_packet
+from engineio.async_drivers import asgi as eio_asgi
+from engineio.async_socket import AsyncSocket
+
+from realtime import metrics
+
+log = logging.getLogger(__name__)
 
 _answering_post: contextvars.ContextVar[bool] = contextvars.ContextVar("engineio_answering_post", default=False)
 
 
+_PACKET_TYPES = len(eio_packet.packet_names)  # 0 open ... 6 noop
+
+
+def frame_problem(frame: str | bytes) -> str | None:
+    """Why python-engineio's packet decoder (or its `receive`, which names the packet type from a
+    table) would raise on one Engine.IO packet, or None when it decodes."""
+    if isinstance(frame, bytes | bytearray):
+        return None  # a binary message
+    if not frame:
+        return "empty packet"
+    head = frame[0]
+    if head == "b":
+        try:
+            binascii.a2b_base64(frame[1:].encode("ascii"), strict_mode=False)
+        except (binascii.Error, UnicodeEncodeError):
+            return "bad base64 message"
+        return None
+    if not ("0" <= head <= "9") or int(head) >= _PACKET_TYPES:
+        return "unknown packet type"
+    return None
+
+
+class InvalidPayloadError(exceptions.EngineIOError):
+    """A long-polling POST body that is not UTF-8 or not an Engine.IO payload."""
+
+
+class PollingSocket(AsyncSocket):
+    """python-engineio's socket, refusing a POST body it cannot decode instead of dropping it."""
+
+    async def handle_post_request(self, environ: dict) -> None:
+        length = int(environ.get("CONTENT_LENGTH", "0"))
+        if length > self.server.max_http_buffer_size:
+            raise exceptions.ContentTooLongError()
+        body = await environ["wsgi.input"].read(length)
+        try:
+            text = body.decode("utf-8")
+            problem = next(filter(None, map(frame_problem, text.split("\x1e"))), None) if text else None
+        except UnicodeDecodeError:
+            problem = "not UTF-8"
+        if problem is None:
+            try:
+                packets = payload.Payload(encoded_payload=text).packets
+            except (ValueError, TypeError, IndexError) as exc:
+                problem = type(exc).__name__
+        if problem is not None:
+            metrics.incr("bad_packets")
+            log.info("refused long-polling payload sid=%s bytes=%d reason=%s", self.sid, len(body), problem)
+            raise InvalidPayloadError(problem)
+        for pkt in packets:
+            await self.receive(pkt)
+
+
+class ValidatingWebSocket(eio_asgi.WebSocket):
+    """python-engineio's ASGI WebSocket; a frame its decoder would raise on closes the transport."""
+
+    async def wait(self) -> str | bytes:
+        frame = await super().wait()
+        problem = frame_problem(frame)
+        if problem is not None:
+            metrics.incr("bad_packets")
+            log.info("closed websocket on an undecodable frame reason=%s", problem)
+            await self.close()
+            raise OSError(problem)  # python-engineio's "the connection is gone": it ends the session
+        return frame
+
+
 class RealtimeEngineServer(engineio.AsyncServer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.async_mode == "asgi":
+            self._async = {**self._async, "websocket": ValidatingWebSocket}
+
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}
-        token = _answering_post.set(scope.get("type") == "http" and scope.get("method") == "POST")
+        is_post = scope.get("type") == "http" and scope.get("method") == "POST"
+        started = False
+        if is_post:
+            self._prepare_post(scope)
+            send = args[2]
+
+            async def tracking_send(message: dict) -> None:
+                nonlocal started
+                started = True
+                await send(message)
+
+            args = (args[0], args[1], tracking_send, *args[3:])
+        token = _answering_post.set(is_post)
         try:
             return await super().handle_request(*args, **kwargs)
+        except KeyError as exc:
+            # `_get_socket` found the session closed while the POST's first bytes were read (the
+            # window `_prepare_post` cannot cover): the session is over, as a 400 says.
+            if not is_post or started:
+                raise
+            log.info("long-polling POST to a closed session: %s", exc)
+            message = exc.args[0] if exc.args else "Session is disconnected"
+            await self._make_response(self._bad_request(message), _environ(scope, args[2]))
+            return None
         finally:
             _answering_post.reset(token)
+
+    def _prepare_post(self, scope: dict) -> None:
+        """Forget the POST's session if it is closed (so python-engineio answers 400 "Invalid
+        session"), else give its socket the class that refuses undecodable bodies."""
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        sid = query.get("sid", [None])[0]
+        socket = self.sockets.get(sid) if sid else None
+        if socket is None:
+            return
+        if socket.closed:
+            self.sockets.pop(sid, None)
+        elif type(socket) is AsyncSocket:
+            # python-engineio builds AsyncSocket itself; PollingSocket only changes
+            # handle_post_request and adds no state, so the socket can take its class.
+            socket.__class__ = PollingSocket
 
     async def disconnect(self, sid: str | None = None) -> None:
         if sid is not None and _answering_post.get():
@@ -36,3 +171,20 @@ class RealtimeEngineServer(engineio.AsyncServer):
                 self.sockets.pop(sid, None)
                 return
         await super().disconnect(sid)
+
+
+def _environ(scope: dict, send: Any) -> dict:
+    """What python-engineio's `_make_response` reads of a request (its CORS headers, the ASGI send)."""
+    environ = {
+        f"HTTP_{name.decode('latin-1').upper().replace('-', '_')}": value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
+    environ.update(
+        {
+            "REQUEST_METHOD": "POST",
+            "wsgi.url_scheme": scope.get("scheme", "http"),
+            "asgi.scope": scope,
+            "asgi.send": send,
+        }
+    )
+    return environ

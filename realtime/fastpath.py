@@ -50,11 +50,10 @@ import engineio
 import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
-from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
-from realtime.engine import RealtimeEngineServer
+from realtime.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ class FastDeliveryMixin:
                 deliver(socket, delivery)
 
 
-class FastSocket(AsyncSocket):
+class FastSocket(PollingSocket):
     """python-engineio's socket with a writer that wakes up without creating a task."""
 
     async def poll(self) -> list[eio_packet.Packet]:
@@ -167,7 +166,7 @@ class FastSocket(AsyncSocket):
         return packets
 
 
-class FastWebSocket(eio_asgi.WebSocket):
+class FastWebSocket(ValidatingWebSocket):
     """python-engineio's ASGI WebSocket, with a direct writer when the server allows one."""
 
     direct: Writer | None = None
@@ -178,9 +177,10 @@ class FastWebSocket(eio_asgi.WebSocket):
         await self.asgi_send({"type": "websocket.accept"})
         socket = getattr(self.handler, "__self__", None)
         if isinstance(socket, AsyncSocket):
-            if type(socket) is AsyncSocket:
-                # python-engineio builds AsyncSocket itself; FastSocket only changes poll() and
-                # adds no state, so the socket can take that class for the rest of its life.
+            if type(socket) in (AsyncSocket, PollingSocket):
+                # python-engineio builds AsyncSocket itself (realtime.engine may have made it a
+                # PollingSocket); FastSocket only changes poll() and adds no state, so the socket
+                # can take that class for the rest of its life.
                 socket.__class__ = FastSocket
             self.direct = direct_writer(self.asgi_send)
             socket.direct_writer = self.direct

@@ -53,6 +53,14 @@ def fuzz_server():
     server.proc.stop()
 
 
+def assert_no_tracebacks(server) -> None:
+    """Nothing a client sent made the server log an exception: every bad packet was refused on
+    purpose (a 4xx, an `error` event, a closed session), none escaped to python-engineio's
+    catch-all "handler error" log or to the ASGI server as a 500."""
+    log = server.proc.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]
+
+
 class Leaks:
     """Emits to rooms the fuzzing user (alice) may never see, from a thread, while the test runs."""
 
@@ -126,6 +134,7 @@ def test_it_answers_wrong_types_in_every_client_event_with_errors(world, fuzz_se
     leaked = [d for d in alice.received("test_event") if d["_meta"]["room"] in leaks.rooms]
     assert not leaked
     alice.disconnect()
+    assert_no_tracebacks(fuzz_server)
 
 
 class Raw:
@@ -263,6 +272,7 @@ def test_it_survives_malformed_packets_and_leaks_nothing(world, fuzz_server):
     assert {"invalid_payload", "unknown_event"} <= codes, codes
     assert not [f for f in errors if "internal_error" in f]
     raw.close()
+    assert_no_tracebacks(fuzz_server)
     print(f"fuzz raw: frames_received={len(raw.frames)} error_events={len(errors)} reopened={raw.reopened}")
 
 
@@ -359,6 +369,7 @@ def test_it_survives_malformed_long_polling_payloads_and_leaks_nothing(world, fu
     assert not [s for s in poller.statuses if s >= 500], sorted(set(poller.statuses))
     leaked = [f for f in poller.frames if any(json.dumps(room) in f for room in leaks.rooms)]
     assert not leaked, leaked[:3]
+    assert_no_tracebacks(fuzz_server)
     print(
         f"fuzz polling: statuses={sorted(set(poller.statuses))} frames={len(poller.frames)} reopened={poller.reopened}"
     )
@@ -376,3 +387,62 @@ def test_a_refused_long_polling_post_is_answered_at_once(world, fuzz_server, set
     r = poller.http.get(poller._url(), timeout=5)
     assert r.status_code == 400 and "Invalid session" in r.text
     poller.open()  # and the client can start again
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe42", "x", "4\x1e", "9hello", "\x1e\x1e"],
+    ids=["not-utf8", "no-packet-type", "empty-packet", "unknown-type", "only-separators"],
+)
+def test_an_undecodable_long_polling_body_is_refused_and_ends_the_session(world, fuzz_server, body):
+    """python-engineio answered 200 to a body it could not decode (a traceback in the log, the
+    packets gone): the client was told its packets arrived. Now it is a 400 and, as on a Node
+    server's parse error, the session ends."""
+    poller = Polling(fuzz_server, world.token(world.alice))
+    poller.open()
+    r = poller.http.post(poller._url(), data=body, timeout=5)
+    assert r.status_code == 400, (r.status_code, r.text)
+    r = poller.http.get(poller._url(), timeout=5)
+    assert r.status_code == 400 and "Invalid session" in r.text
+    assert_no_tracebacks(fuzz_server)
+
+
+def test_a_post_to_a_session_the_client_closed_gets_400_not_500(world, fuzz_server):
+    """A CLOSE packet ("1") ends the session but leaves it in python-engineio's table; its POST
+    path then raised KeyError("Session is disconnected") and the ASGI server answered 500."""
+    poller = Polling(fuzz_server, world.token(world.alice))
+    poller.open()
+    assert poller.http.post(poller._url(), data="1", timeout=5).status_code == 200
+    for _ in range(3):
+        r = poller.http.post(poller._url(), data='42["echo",{"n":1}]', timeout=5)
+        assert r.status_code == 400, (r.status_code, r.text)
+    assert_no_tracebacks(fuzz_server)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('42{"event":"echo"}', "invalid_event"),  # data is an object, not [name, ...]
+        ("42[]", "invalid_event"),
+        ('42["connect",{}]', "invalid_event"),
+        ('42["echo",', "invalid_packet"),  # JSON cut short
+        ("45-[]", "invalid_packet"),  # attachment count that is not a number
+        ("44{}", "invalid_packet"),  # CONNECT_ERROR: only a server sends it
+        ("49", "invalid_packet"),  # no such packet type
+    ],
+)
+def test_a_malformed_socketio_packet_gets_an_error_event_and_the_connection_stays(world, fuzz_server, frame, code):
+    """A packet python-socketio could not decode was logged as a traceback and dropped; one whose
+    data was not a list raised in our own check. Both are now answered with an `error` event, and
+    the connection still works."""
+    raw = Raw(fuzz_server, world.token(world.alice))
+    raw.open()
+    raw.ws.send(frame)
+    raw.drain(until=lambda f: f.startswith('42["error"'))
+    error = json.loads(raw.frames[-1][2:])[1]
+    assert error["code"] == code, error
+    contract.check_outgoing("error", error, "/")
+    raw.ws.send('42["echo",{"n":7}]')
+    raw.drain(until=lambda f: f.startswith('42["test_event"') and '"n":7' in f)
+    raw.close()
+    assert_no_tracebacks(fuzz_server)
