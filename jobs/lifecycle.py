@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from jobs import services
+from jobs.progress import flush_trackers
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def on_start(job) -> None:
 
 
 def on_success(job, connection, result, *args: Any, **kwargs: Any) -> None:
+    flush_trackers(job.id)  # the job's last progress goes before its end (after it, it is dropped)
     services.mark_success(job.id, _jsonable(result))
 
 
@@ -44,6 +46,7 @@ def on_failure(job, connection, exc_type, exc_value, traceback, *args: Any, **kw
 
 
 def report_failure(job, error: str) -> None:
+    flush_trackers(job.id)
     if job.retries_left:
         log.warning("job failed, will retry id=%s retries_left=%s: %s", job.id, job.retries_left, error[:200])
         services.mark_retrying(job.id, error)

@@ -6,10 +6,14 @@
     tracker.mark_complete("Done", result={...})
 
 Updates are throttled to PROGRESS_MIN_INTERVAL_SECONDS, the latest one is always delivered when
-the interval ends, and terminal states are never throttled."""
+the interval ends, and terminal states are never throttled. A job that just returns (or raises)
+without `mark_complete` loses nothing either: the worker flushes the job's trackers before it
+reports the end (jobs.lifecycle), since progress that arrives after the end is dropped."""
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +22,18 @@ from rq import get_current_job
 from jobs import services
 from realtime.throttle import Throttle
 
+_trackers: dict[str, weakref.WeakSet[ProgressTracker]] = {}
+_trackers_lock = threading.Lock()
+
+
+def flush_trackers(job_id: str) -> None:
+    """Send what every tracker of this job still holds (called as the job ends, before its end
+    is reported)."""
+    with _trackers_lock:
+        trackers = list(_trackers.pop(str(job_id), ()))
+    for tracker in trackers:
+        tracker.flush()
+
 
 class ProgressTracker:
     def __init__(self, job_id: str, *, min_interval: float | None = None) -> None:
@@ -25,6 +41,8 @@ class ProgressTracker:
         self.progress = 0.0
         interval = settings.PROGRESS_MIN_INTERVAL_SECONDS if min_interval is None else min_interval
         self._throttle = Throttle(self._send, interval)
+        with _trackers_lock:
+            _trackers.setdefault(self.job_id, weakref.WeakSet()).add(self)
 
     def _send(self, value: tuple[float, str | None]) -> None:
         services.save_progress(self.job_id, *value)

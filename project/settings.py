@@ -149,6 +149,8 @@ REPLAY_LOG_MAXLEN: int = env.int("REPLAY_LOG_MAXLEN", default=1000)
 REPLAY_LOG_MAX_AGE_SECONDS: int = env.int("REPLAY_LOG_MAX_AGE_SECONDS", default=24 * 3600)
 # Validate every emitted payload against realtime/contract/events.json (always on in tests).
 REALTIME_VALIDATE_EVENTS: bool = env.bool("REALTIME_VALIDATE_EVENTS", default=DEBUG)
+# The app's own events, in JSON files merged into realtime/contract/events.json (realtime/contract.py).
+REALTIME_CONTRACT_EXTRA: list[str] = env.list("REALTIME_CONTRACT_EXTRA", default=[])
 PROGRESS_MIN_INTERVAL_SECONDS: float = env.float("PROGRESS_MIN_INTERVAL_SECONDS", default=0.5)
 # Global emit counters in Redis (events published per event name, from every process).
 REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)

@@ -1,5 +1,8 @@
 """The event contract (contract/events.json): lookup and payload validation.
 
+An app adds its own events without editing the product's file: REALTIME_CONTRACT_EXTRA lists
+JSON files of `{"events": [...]}` (entries as in events.json, in its namespaces), merged in.
+
 Every server-to-client payload is checked here before it is published when
 REALTIME_VALIDATE_EVENTS is on (always in tests), and every client-to-server payload is
 checked before a handler sees it, so a handler never deals with a wrong type.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +47,53 @@ class EventSpec:
 
 @functools.cache
 def load() -> dict[str, Any]:
-    return json.loads(CONTRACT_PATH.read_text())
+    contract = json.loads(CONTRACT_PATH.read_text())
+    for path in extra_paths():
+        _merge(contract, path)
+    return contract
+
+
+def extra_paths() -> list[Path]:
+    """REALTIME_CONTRACT_EXTRA (settings, else the environment): comma-separated paths."""
+    from django.conf import settings
+
+    raw = getattr(settings, "REALTIME_CONTRACT_EXTRA", None) if settings.configured else None
+    if raw is None:
+        raw = os.environ.get("REALTIME_CONTRACT_EXTRA", "")
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return [Path(item.strip()) for item in items if str(item).strip()]
+
+
+def _merge(contract: dict[str, Any], path: Path) -> None:
+    """Add an app's events to the contract, refusing what would make it ambiguous or unusable."""
+    try:
+        extra = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ContractError(f"REALTIME_CONTRACT_EXTRA: cannot read {path}: {exc}", "bad_contract") from None
+    events = extra.get("events") if isinstance(extra, dict) else None
+    if not isinstance(events, list):
+        raise ContractError(f"REALTIME_CONTRACT_EXTRA: {path} must be an object with an `events` list", "bad_contract")
+    taken = {(e["direction"], ns, e["name"]) for e in contract["events"] for ns in e["namespaces"]}
+    for entry in events:
+        missing = [k for k in ("name", "namespaces", "direction", "schema") if not isinstance(entry, dict) or k not in entry]
+        if missing:
+            raise ContractError(f"REALTIME_CONTRACT_EXTRA: an event in {path} lacks {missing}", "bad_contract")
+        unknown = set(entry["namespaces"]) - set(contract["namespaces"])
+        if unknown:
+            raise ContractError(
+                f"REALTIME_CONTRACT_EXTRA: {entry['name']!r} in {path} uses namespaces {sorted(unknown)} the server "
+                "does not serve",
+                "bad_contract",
+            )
+        clash = [ns for ns in entry["namespaces"] if (entry["direction"], ns, entry["name"]) in taken]
+        if clash:
+            raise ContractError(
+                f"REALTIME_CONTRACT_EXTRA: {entry['name']!r} in {path} is already in the contract for {clash}",
+                "bad_contract",
+            )
+        Draft202012Validator.check_schema(entry["schema"])
+        taken |= {(entry["direction"], ns, entry["name"]) for ns in entry["namespaces"]}
+        contract["events"].append(entry)
 
 
 def formats_used(node: Any = None) -> set[str]:

@@ -41,3 +41,33 @@ def test_progress_is_clamped_to_0_100(world):
     assert JobRecord.objects.get(pk=record.pk).progress == 100.0
     tracker.set_progress(-5)
     assert JobRecord.objects.get(pk=record.pk).progress == 0.0
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["returns", "raises"])
+def test_a_job_that_ends_without_mark_complete_still_delivers_its_latest_progress(world, connect, rq_worker, fail):
+    """The latest progress was held in the throttle when the job just returned (the quick start's
+    own pattern): it was sent after the end, and dropped, or never (the work horse exits). The
+    worker now flushes the job's trackers before it reports the end."""
+    from jobs.services import enqueue_tracked
+
+    bob = connect(world.token(world.bob))
+    bob.call("subscribe_project", {"project_id": world.apollo.pk})
+    record = enqueue_tracked(
+        "jobs.tests.tasks.progress_then_return",
+        kind="test",
+        project=world.apollo,
+        kwargs={"parts": 3, "fail": fail},
+        retries=0,
+    )
+    end = "error" if fail else "success"
+    bob.wait_for("agent_status", lambda d: d["job_id"] == str(record.pk) and d["status"] == end, timeout=30)
+    events = [
+        (name, d.get("status") or d.get("message"))
+        for _, name, d in list(bob.events)
+        if name in ("agent_status", "agent_progress") and d["job_id"] == str(record.pk)
+    ]
+    assert events[-2:] == [("agent_progress", "part 3"), ("agent_status", end)], events
+    record.refresh_from_db()
+    assert record.status == end
+    if not fail:
+        assert (record.progress, record.message) == (100.0, "part 3")
