@@ -11,18 +11,16 @@ import re
 import time
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
-from rq import Callback, Queue, Retry
-from rq.serializers import JSONSerializer
+from rq import Callback, Retry
 
 from accounts.models import Tenant
 from automation.models import ProvisioningJob
 from automation.services import Conflict, InvalidInput, NotFound, QueueUnavailable
-from project.logcontext import job_meta
+from jobs.queues import queue_named
 from realtime.emit import EmitError, emit, tenant_room
 
 log = logging.getLogger(__name__)
@@ -104,7 +102,7 @@ def _announce_and_enqueue(job: ProvisioningJob, queue: str) -> None:
     except EmitError as exc:
         log.warning("provisioning job %s: queued event not sent: %s", job.pk, exc)
     try:
-        Queue(queue, connection=django_rq.get_connection("default"), serializer=JSONSerializer).enqueue(
+        queue_named(queue).enqueue(
             "automation.provisioning.provision_tenant",
             kwargs={"job_id": job.pk},
             job_id=f"provisioning-{job.pk}",
@@ -112,7 +110,6 @@ def _announce_and_enqueue(job: ProvisioningJob, queue: str) -> None:
             retry=Retry(max=1),
             on_failure=Callback("automation.provisioning.on_failure"),
             description=f"provision tenant {job.tenant_id}",
-            meta=job_meta(),
         )
     except RedisError as exc:
         log.error("provisioning job not enqueued job=%s: %s", job.pk, exc.__class__.__name__)

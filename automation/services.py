@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -22,11 +21,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
-from rq.serializers import JSONSerializer
 
 from automation import events
 from automation.models import AutomationRun, PublishingProfile, TickerState
-from project.logcontext import job_meta
+from jobs.queues import queue_named
 from realtime.emit import EmitError
 
 log = logging.getLogger(__name__)
@@ -141,7 +139,7 @@ def run_for(user, run_id: Any) -> AutomationRun:
 
 
 def _queue(name: str) -> Queue:
-    return Queue(name, connection=django_rq.get_connection("default"), serializer=JSONSerializer)
+    return queue_named(name)
 
 
 def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None = None) -> None:
@@ -172,7 +170,6 @@ def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None =
                 retry=Retry(max=retries) if retries else None,
                 on_failure=Callback("automation.jobs.on_run_failure"),
                 description=f"automation run {run.pk}",
-                meta=job_meta(),
             )
         except RedisError as exc:
             log.error("automation run not enqueued run=%s job=%s: %s", run.pk, job_id, exc.__class__.__name__)

@@ -31,7 +31,6 @@ from billing import bank, careers, testhooks
 from billing.outcomes import Outcome, refused
 from notifications.models import Notification
 from notifications.services import notify
-from project.logcontext import job_meta
 from realtime.emit import emit, user_room
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,6 @@ def enqueue(func_path: str, *, kwargs: dict[str, Any], queue: Queue | None = Non
                 retry=retry_policy(),
                 on_failure=Callback("billing.tasks.on_failure"),
                 description=func_path.rsplit(".", 1)[-1],
-                meta=job_meta(),
             )
         except RedisError as exc:
             log.error("billing job not enqueued %s queue=%s: %s", func_path, q.name, exc.__class__.__name__)

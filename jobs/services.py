@@ -16,7 +16,6 @@ from rq import Callback, Retry
 
 from jobs.events import emit_progress, emit_status
 from jobs.models import JobRecord
-from project.logcontext import job_meta
 
 log = logging.getLogger(__name__)
 S = JobRecord.Status
@@ -71,7 +70,6 @@ def _enqueue(record: JobRecord, *, retries: int) -> None:
         on_success=Callback("jobs.lifecycle.on_success"),
         on_failure=Callback("jobs.lifecycle.on_failure"),
         description=f"{record.kind} {record.pk}",
-        meta=job_meta(),
     )
 
 

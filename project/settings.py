@@ -198,6 +198,8 @@ JOBS_REAP_INTERVAL_SECONDS: int = env.int("JOBS_REAP_INTERVAL_SECONDS", default=
 RQ = {
     "COMMIT_MODE": "on_db_commit",
     "WORKER_CLASS": "jobs.worker.TrackingWorker",
+    # every job carries the request id of the request that enqueued it (jobs/queues.py)
+    "QUEUE_CLASS": "jobs.queues.RequestQueue",
 }
 
 # --- Production hardening (`manage.py check --deploy`) -------------------------------------------

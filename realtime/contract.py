@@ -75,7 +75,9 @@ def _merge(contract: dict[str, Any], path: Path) -> None:
         raise ContractError(f"REALTIME_CONTRACT_EXTRA: {path} must be an object with an `events` list", "bad_contract")
     taken = {(e["direction"], ns, e["name"]) for e in contract["events"] for ns in e["namespaces"]}
     for entry in events:
-        missing = [k for k in ("name", "namespaces", "direction", "schema") if not isinstance(entry, dict) or k not in entry]
+        missing = [
+            k for k in ("name", "namespaces", "direction", "schema") if not isinstance(entry, dict) or k not in entry
+        ]
         if missing:
             raise ContractError(f"REALTIME_CONTRACT_EXTRA: an event in {path} lacks {missing}", "bad_contract")
         unknown = set(entry["namespaces"]) - set(contract["namespaces"])

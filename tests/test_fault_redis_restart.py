@@ -203,3 +203,39 @@ def test_a_client_whose_welcome_failed_is_disconnected_and_comes_back(world, on_
     alice.wait_for("connected", timeout=30)
     assert alice.sio.connected
     assert "welcome failed, closing the connection" in server.proc.log_path.read_text()
+
+
+def test_the_cron_scheduler_rides_out_redis_outages(own_redis, request):
+    """rq's cron loop died on the first ConnectionError (at birth or in a tick), taking the
+    reaper and the lost-job sweep with it: seen when Redis restarted while the cron started.
+    Now it starts while Redis is down, and keeps enqueueing across a restart."""
+    from conftest import wait_until
+
+    redis = own_redis(persist=False)
+    redis.stop()
+    cron = spawn(
+        "runcron",
+        [sys.executable, "manage.py", "runcron", "project.cron"],
+        process_env(REDIS_URL=redis.url, JOBS_REAP_INTERVAL_SECONDS="1"),
+    )
+    request.addfinalizer(lambda: cron.stop())
+    log = cron.log_path.read_text
+    wait_until(lambda: "Redis unreachable (birth" in log(), timeout=30, what="the cron noticing Redis is down")
+    redis.start()
+    wait_until(lambda: "cron enqueued reap_job" in log(), timeout=30, what="a cron job enqueued once Redis is up")
+    redis.restart(keep_data=False, down_seconds=3)  # ticks fail while it is down (one a second)
+
+    def since_first_enqueue() -> str:
+        return log().split("cron enqueued reap_job", 1)[1]
+
+    wait_until(lambda: "Redis unreachable (tick" in since_first_enqueue(), timeout=30, what="the outage seen")
+    wait_until(
+        lambda: (
+            "cron enqueued reap_job" in since_first_enqueue().split("Redis reachable again", 1)[-1]
+            and "Redis reachable again" in since_first_enqueue()
+        ),
+        timeout=30,
+        what="enqueueing again after the outage",
+    )
+    assert cron.popen.poll() is None, cron.log()
+    assert "Traceback" not in log(), log()[-3000:]

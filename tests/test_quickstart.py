@@ -19,7 +19,7 @@ from django.template import Context, Template
 from conftest import BASE_DIR
 from jobs.models import JobRecord
 from jobs.services import enqueue_tracked
-from tools.browser import launch_chromium
+from tools.browser import logged_in_page
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -79,8 +79,6 @@ def test_its_code_names_only_what_the_product_has():
 def test_its_job_and_page_work_as_written(
     world, asgi_server, session_cookie, connect, private_queue, private_worker, tmp_path, monkeypatch, settings
 ):
-    from playwright.sync_api import sync_playwright
-
     _view, _bursts, job_code, enqueue_code = blocks("python")
     (contract,) = blocks("json")
     (page_html,) = blocks("html")
@@ -116,38 +114,31 @@ def test_its_job_and_page_work_as_written(
     html = Template(page_html).render(Context({"job_id": record.pk, "project_id": world.apollo.pk}))
     replay_client = (BASE_DIR / "docs" / "examples" / "replay-client.mjs").read_text()
     cookie = session_cookie(world.alice)  # the ORM before playwright's loop runs in this thread
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        try:
-            context = chromium.new_context()
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": asgi_server.url}])
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
-            )
-            page.route(
-                f"{asgi_server.url}/static/reports/replay-client.mjs",
-                lambda route: route.fulfill(body=replay_client, content_type="text/javascript"),
-            )
-            # The page's document comes from the live server (a document Playwright made up
-            # would not be on the server's address space, and Chromium's local-network checks
-            # would refuse its WebSocket to 127.0.0.1); the doc's HTML is written into it.
-            page.goto(f"{asgi_server.url}/healthz")
-            page.evaluate(WATCH_MSG)
-            page.set_content(f"<!doctype html><html><body>{html}</body></html>")
-            # subscribed: the ack's snapshot is drawn while the job waits for a worker
-            wait(page, "window.__texts.includes('queued')", errors)
+    with logged_in_page(asgi_server.url, cookie) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+        )
+        page.route(
+            f"{asgi_server.url}/static/reports/replay-client.mjs",
+            lambda route: route.fulfill(body=replay_client, content_type="text/javascript"),
+        )
+        # The page's document comes from the live server (a document Playwright made up
+        # would not be on the server's address space, and Chromium's local-network checks
+        # would refuse its WebSocket to 127.0.0.1); the doc's HTML is written into it.
+        page.goto(f"{asgi_server.url}/healthz")
+        page.evaluate(WATCH_MSG)
+        page.set_content(f"<!doctype html><html><body>{html}</body></html>")
+        # subscribed: the ack's snapshot is drawn while the job waits for a worker
+        wait(page, "window.__texts.includes('queued')", errors)
 
-            private_worker(
-                private_queue, PYTHONPATH=str(tmp_path / "app"), REALTIME_CONTRACT_EXTRA=str(tmp_path / "events.json")
-            )
-            wait(page, "document.getElementById('msg').textContent === 'success'", errors, timeout=30000)
-            texts = page.evaluate("window.__texts")
-            bar = page.evaluate("document.getElementById('bar').value")
-        finally:
-            chromium.close()
+        private_worker(
+            private_queue, PYTHONPATH=str(tmp_path / "app"), REALTIME_CONTRACT_EXTRA=str(tmp_path / "events.json")
+        )
+        wait(page, "document.getElementById('msg').textContent === 'success'", errors, timeout=30000)
+        texts = page.evaluate("window.__texts")
+        bar = page.evaluate("document.getElementById('bar').value")
 
     print(f"quickstart page: status texts {texts}, bar {bar}")
     assert not errors, errors

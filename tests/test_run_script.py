@@ -83,11 +83,25 @@ def test_make_run_stops_when_its_private_redis_cannot_start(foreign_redis, tmp_p
     assert not (tmp_path / "run.sqlite3").exists()  # it stopped before migrating
 
 
+# A server that takes 30 s to start (Python runs sitecustomize before daphne's own code): with a
+# 2 s health deadline make run must give up, say why, and stop everything it started. (Relying on
+# daphne being slower than the deadline failed on a quiet machine: it answered within 1 s.)
+SLOW_DAPHNE = """
+import sys, time
+if any(arg.endswith("daphne") for arg in sys.orig_argv):
+    time.sleep(30)  # a stuck start, not a wait on anything
+"""
+
+
 def test_make_run_stops_when_healthz_does_not_answer(tmp_path):
-    # one second is less than daphne needs to import Django and answer
-    result = run_script(tmp_path, REDIS_PORT=str(embedded_redis.free_port()), HEALTHZ_TIMEOUT="1", WORKERS="0")
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_DAPHNE)
+    result = run_script(
+        tmp_path, REDIS_PORT=str(embedded_redis.free_port()), HEALTHZ_TIMEOUT="2", WORKERS="0", PYTHONPATH=str(slow)
+    )
     assert result.returncode != 0
-    assert "healthz did not answer within 1s" in result.stderr, result.stderr[-2000:]
+    assert "healthz did not answer within 2s" in result.stderr, result.stderr[-2000:]
     assert "Serving" not in result.stdout
 
 

@@ -3,6 +3,10 @@ cannot download a browser here). The flags keep it from reaching out to the netw
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -19,3 +23,19 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright):
     """Launch Debian's Chromium with Playwright (sync or async API alike)."""
     return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def logged_in_page(base_url: str, session_key: str, **context_options: Any) -> Iterator[Any]:
+    """A page of a fresh Chromium context holding the session cookie of a logged-in user (see the
+    `session_cookie` fixture). Make the cookie before: the ORM cannot run inside playwright's loop."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        try:
+            context = chromium.new_context(**context_options)
+            context.add_cookies([{"name": "sessionid", "value": session_key, "url": base_url}])
+            yield context.new_page()
+        finally:
+            chromium.close()

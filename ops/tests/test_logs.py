@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
@@ -98,3 +99,34 @@ def test_the_filter_adds_the_ids_and_emit_logs_no_payload(world, caplog):
     assert (records[0].request_id, records[0].job, records[0].ids) == ("req-caplog", "-", "request_id=req-caplog")
     assert marker not in caplog.text
     assert logcontext.job_meta() == {}  # outside a request again
+
+
+def test_every_queue_puts_the_request_id_on_its_jobs(private_queue):
+    """No call site passes `meta=`: django-rq's queues (RQ["QUEUE_CLASS"]) and jobs.queues'
+    queue_named() add the request id to every job they make, stored with the job in Redis."""
+    import django_rq
+    from rq.job import Job
+
+    from jobs.queues import RequestQueue, queue_named
+
+    assert isinstance(django_rq.get_queue("default"), RequestQueue)
+    token = logcontext.request_id_var.set("req-queues")
+    try:
+        plain = queue_named(private_queue.name).enqueue("ops.tests.support.succeed")
+        explicit = queue_named(private_queue.name).enqueue("ops.tests.support.succeed", meta={"mine": 1})
+        later = queue_named(private_queue.name).enqueue_in(timedelta(hours=1), "ops.tests.support.succeed")
+    finally:
+        logcontext.request_id_var.reset(token)
+    outside = queue_named(private_queue.name).enqueue("ops.tests.support.succeed")
+    stored = {
+        j.id: j.meta
+        for j in Job.fetch_many(
+            [plain.id, explicit.id, later.id, outside.id],
+            connection=private_queue.connection,
+            serializer=private_queue.serializer,
+        )
+    }
+    assert stored[plain.id] == {logcontext.META_KEY: "req-queues"}
+    assert stored[explicit.id] == {logcontext.META_KEY: "req-queues", "mine": 1}
+    assert stored[later.id] == {logcontext.META_KEY: "req-queues"}
+    assert stored[outside.id] == {}

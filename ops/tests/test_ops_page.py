@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.browser import launch_chromium
+from tools.browser import logged_in_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,20 +21,13 @@ def test_it_is_for_staff_only(world, staff, browser, asgi_server):
 
 
 def test_it_goes_live_in_a_browser(world, staff, session_cookie, asgi_server, connect):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     connect(world.token(world.bob))
     cookie, bob = session_cookie(staff), world.bob.username  # the ORM before playwright's loop starts
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        try:
-            context = chromium.new_context()
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": asgi_server.url}])
-            page = context.new_page()
-            page.goto(f"{asgi_server.url}/admin/ops/liveops/")
-            expect(page.locator("#ops-link-text")).to_have_text("live (staff room)", timeout=15000)
-            first = page.locator("#ops-updated").text_content()
-            expect(page.locator("#ops-updated")).not_to_have_text(first, timeout=20000)  # a statistics_update
-            expect(page.locator("#ops-presence-table")).to_contain_text(bob, timeout=20000)
-        finally:
-            chromium.close()
+    with logged_in_page(asgi_server.url, cookie) as page:
+        page.goto(f"{asgi_server.url}/admin/ops/liveops/")
+        expect(page.locator("#ops-link-text")).to_have_text("live (staff room)", timeout=15000)
+        first = page.locator("#ops-updated").text_content()
+        expect(page.locator("#ops-updated")).not_to_have_text(first, timeout=20000)  # a statistics_update
+        expect(page.locator("#ops-presence-table")).to_contain_text(bob, timeout=20000)

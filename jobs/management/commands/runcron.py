@@ -2,11 +2,17 @@
 
 django-rq's `rqcron` enqueues through rq's CronJob, which builds a plain `Queue` (pickle
 serializer); our workers only accept JSON (pickle from Redis would let anyone who can write to
-Redis run code), so this command swaps in a CronJob that enqueues on the configured queue."""
+Redis run code), so this command swaps in a CronJob that enqueues on the configured queue.
+
+rq's scheduler loop has no answer to a Redis outage: a ConnectionError at birth or in any tick
+ended the process (seen when Redis restarted while it started), and with it the reaper that
+recovers lost jobs. `ResilientCronScheduler` rides out the outage, as TrackingWorker does."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import django_rq
@@ -14,7 +20,10 @@ from django.core.management.base import BaseCommand
 from django_rq.cron import DjangoCronScheduler
 from rq import cron_job_registry
 from rq.cron import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL, CronJob
+from rq.exceptions import StopRequested
 from rq.job import Job
+
+from jobs.worker import OUTAGE_BACKOFF_MAX, REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,57 @@ class JsonCronJob(CronJob):
         return job
 
 
+class ResilientCronScheduler(DjangoCronScheduler):
+    """rq's CronScheduler.start(), carrying on through Redis outages (backing off to
+    OUTAGE_BACKOFF_MAX seconds between tries); a cron job whose enqueue failed is due again at
+    the next tick."""
+
+    _down_since: float | None = None
+    _backoff = 0.5
+
+    def _try(self, step: Callable[[], Any], where: str) -> bool:
+        try:
+            step()
+        except REDIS_ERRORS as exc:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("cron %s: Redis unreachable (%s: %s), carrying on", self.name, where, exc)
+            time.sleep(self._backoff)  # an outage: nothing to wait on but Redis coming back
+            self._backoff = min(self._backoff * 2, OUTAGE_BACKOFF_MAX)
+            return False
+        if self._down_since is not None:
+            log.warning("cron %s: Redis reachable again after %.1f s", self.name, time.monotonic() - self._down_since)
+            self._down_since, self._backoff = None, 0.5
+        return True
+
+    def _tick(self) -> None:
+        if self.enqueue_jobs():
+            self.save()  # the jobs' next run times, for `rqcron` status
+        self.heartbeat()  # re-creates this scheduler's hash after an empty restart
+
+    def start(self) -> None:
+        self.log.info("CronScheduler %s: starting...", self.name)
+        self._install_signal_handlers()
+        try:
+            while not self._try(self.register_birth, "birth"):
+                pass
+            while True:
+                if self._try(self._tick, "tick"):
+                    sleep_time = self.calculate_sleep_interval()
+                    if sleep_time > 0:
+                        time.sleep(sleep_time)  # until the next cron job is due
+        except KeyboardInterrupt:
+            self.log.info("CronScheduler %s: received KeyboardInterrupt", self.name)
+        except StopRequested:
+            self.log.info("CronScheduler %s: stop requested", self.name)
+        finally:
+            try:
+                self.register_death()
+            except REDIS_ERRORS as exc:
+                log.warning("cron %s: could not register its death (Redis: %s)", self.name, exc)
+            self.log.info("CronScheduler %s: shutdown complete", self.name)
+
+
 class Command(BaseCommand):
     help = "Run the RQ cron scheduler for a cron config module (JSON-serialised jobs)."
 
@@ -41,7 +101,7 @@ class Command(BaseCommand):
         parser.add_argument("config_path", nargs="?", default="project.cron")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        scheduler = DjangoCronScheduler(logging_level=logging.INFO)
+        scheduler = ResilientCronScheduler(logging_level=logging.INFO)
         scheduler.load_config_from_file(options["config_path"])
         for job in scheduler.get_jobs():
             job.__class__ = JsonCronJob
