@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 
 from accounts.http import ApiError, api_view, json_body
@@ -64,6 +65,17 @@ def _accepted(message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"status": "accepted", "message": message, **extra}, status=202)
 
 
+def _claim(request: HttpRequest, *, explicit_key: str | None, endpoint: str, body: dict[str, Any]) -> dedupe.Claim:
+    """The request's idempotency key: the client's, or one shared by every identical keyless
+    request inside the dedupe window (billing/dedupe.py)."""
+    if explicit_key is not None:
+        return dedupe.Claim(client_key=explicit_key, duplicate=False)
+    try:
+        return dedupe.claim(user_id=request.user.pk, endpoint=endpoint, body=body)
+    except dedupe.DedupeUnavailable:
+        raise ApiError(503, QUEUE_UNAVAILABLE, "queue_unavailable") from None
+
+
 def _move_money_once(
     request: HttpRequest,
     *,
@@ -77,13 +89,7 @@ def _move_money_once(
     identical request inside the dedupe window (billing/dedupe.py). A repeat's job moves nothing
     and answers again (`replayed: true`), as a repeat with an explicit key does."""
     user_id = request.user.pk
-    if explicit_key is not None:
-        found = dedupe.Claim(client_key=explicit_key, duplicate=False)
-    else:
-        try:
-            found = dedupe.claim(user_id=user_id, endpoint=func_path, body=kwargs)
-        except dedupe.DedupeUnavailable:
-            raise ApiError(503, QUEUE_UNAVAILABLE, "queue_unavailable") from None
+    found = _claim(request, explicit_key=explicit_key, endpoint=func_path, body=kwargs)
     _enqueue(func_path, {"user_id": user_id, **kwargs, "idempotency_key": make_key(user_id, found.client_key)})
     return _accepted(message, idempotency_key=found.client_key, duplicate=found.duplicate)
 
@@ -155,18 +161,45 @@ def apply_for_job(request: HttpRequest) -> JsonResponse:
     if not isinstance(experience, int) or isinstance(experience, bool) or not 0 <= experience <= 100:
         raise ApiError(400, "experience_years must be an integer from 0 to 100", "invalid_input")
     skills = _skills(body)
+    explicit_key = _client_key(request, body)
     opening = JobOpening.objects.filter(pk=opening_id).first()
     if opening is None:
         raise ApiError(404, "no such job opening", "not_found")
-    application = JobApplication.objects.create(
-        user=request.user, opening=opening, skills=skills, experience_years=experience
+    found = _claim(
+        request,
+        explicit_key=explicit_key,
+        endpoint="billing.tasks.decide_application",
+        body={"opening_id": opening_id, "skills": skills, "experience_years": experience},
     )
+    # A repeat (same key, or an identical keyless request inside the dedupe window) finds the
+    # first request's application; its job answers again with the same decision.
+    try:
+        with transaction.atomic():
+            application, created = JobApplication.objects.get_or_create(
+                user=request.user,
+                client_key=found.client_key,
+                defaults={"opening": opening, "skills": skills, "experience_years": experience},
+            )
+    except IntegrityError:  # the first request created it between our get and our create
+        application, created = JobApplication.objects.get(user=request.user, client_key=found.client_key), False
+    if not created and (application.opening_id, application.skills, application.experience_years) != (
+        opening.pk,
+        skills,
+        experience,
+    ):
+        raise ApiError(409, "this idempotency key was used for another application", "idempotency_conflict")
     try:
         _enqueue("billing.tasks.decide_application", {"application_id": application.pk, "user_id": request.user.pk})
     except ApiError:
-        application.delete()  # never queued: leave no pending application behind
+        if created:
+            application.delete()  # never queued: leave no pending application behind
         raise
-    return _accepted("application received; listen for job_application_complete", application_id=application.pk)
+    return _accepted(
+        "application received; listen for job_application_complete",
+        application_id=application.pk,
+        idempotency_key=found.client_key,
+        duplicate=not created,
+    )
 
 
 @api_view(("GET",))

@@ -37,9 +37,15 @@ class JobApplication(models.Model):
     decision = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The request's idempotency key (the client's, or billing/dedupe.py's for a keyless double
+    # submit): a repeat finds this application instead of making a second one.
+    client_key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client_key"], name="job_application_once_per_client_key")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.opening} ({self.status})"

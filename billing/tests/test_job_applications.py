@@ -3,6 +3,7 @@ headcount, hires (employment record) or rejects, and ends with `job_application_
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -90,3 +91,47 @@ def test_it_answers_bad_applications_with_4xx(world, courier, asgi_server):
         == 401
     )
     assert not JobApplication.objects.exists()
+
+
+def test_a_keyless_double_submit_is_one_application_answered_twice(world, courier, connect, asgi_server, rq_worker):
+    """A double click on "apply" (no Idempotency-Key: seed 000's clients) made two applications,
+    and the second was rejected ("already works as") after the first was hired. An identical
+    request inside BILLING_DEDUPE_WINDOW_SECONDS is now the first one again."""
+    alice = connect(world.token(world.alice))
+    body = {"opening_id": courier.pk, "skills": ["driving"]}
+    start = threading.Barrier(2)
+    answers: list[requests.Response] = []
+
+    def submit() -> None:
+        start.wait(timeout=10)
+        answers.append(apply(asgi_server, world, world.alice, body))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert [r.status_code for r in answers] == [202, 202], [r.text for r in answers]
+    assert len({r.json()["application_id"] for r in answers}) == 1
+    assert sorted(r.json()["duplicate"] for r in answers) == [False, True]
+    alice.wait_for("job_application_complete", count=2, timeout=30)
+    drain(alice, user_room(world.alice.pk))
+    done = alice.received("job_application_complete")
+    assert ["payload" in d for d in done] == [True, True], done  # hired, and told so twice (success shape)
+    assert sorted(d["payload"]["replayed"] for d in done) == [False, True]
+    assert JobApplication.objects.filter(user=world.alice).count() == 1
+    assert Employment.objects.filter(user=world.alice).count() == 1
+
+
+def test_an_explicit_key_is_one_application_and_cannot_be_reused_for_another(world, courier, asgi_server):
+    body = {"opening_id": courier.pk, "skills": ["driving"], "idempotency_key": "apply-1"}
+    first = apply(asgi_server, world, world.alice, body)
+    again = apply(asgi_server, world, world.alice, body)
+    assert (first.status_code, again.status_code) == (202, 202), (first.text, again.text)
+    assert first.json()["application_id"] == again.json()["application_id"]
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+    other = apply(asgi_server, world, world.alice, {**body, "skills": ["chess"]})
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict", other.text
+    # another user's key is their own
+    assert apply(asgi_server, world, world.bob, body).json()["application_id"] != first.json()["application_id"]
+    assert JobApplication.objects.count() == 2
