@@ -42,6 +42,9 @@ class ProgressTracker:
         interval = settings.PROGRESS_MIN_INTERVAL_SECONDS if min_interval is None else min_interval
         self._throttle = Throttle(self._send, interval)
         with _trackers_lock:
+            if len(_trackers) > 256:  # trackers made outside a job are never flushed by id: forget the dead
+                for job_id in [k for k, alive in _trackers.items() if not alive]:
+                    del _trackers[job_id]
             _trackers.setdefault(self.job_id, weakref.WeakSet()).add(self)
 
     def _send(self, value: tuple[float, str | None]) -> None:
