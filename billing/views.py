@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 
 from accounts.http import ApiError, api_view, json_body
@@ -174,14 +174,16 @@ def apply_for_job(request: HttpRequest) -> JsonResponse:
     # A repeat (same key, or an identical keyless request inside the dedupe window) finds the
     # first request's application; its job answers again with the same decision.
     try:
-        with transaction.atomic():
-            application, created = JobApplication.objects.get_or_create(
-                user=request.user,
-                client_key=found.client_key,
-                defaults={"opening": opening, "skills": skills, "experience_years": experience},
-            )
-    except IntegrityError:  # the first request created it between our get and our create
-        application, created = JobApplication.objects.get(user=request.user, client_key=found.client_key), False
+        # get_or_create re-reads the row when a racing request created it first
+        application, created = JobApplication.objects.get_or_create(
+            user=request.user,
+            client_key=found.client_key,
+            defaults={"opening": opening, "skills": skills, "experience_years": experience},
+        )
+    except (IntegrityError, JobApplication.DoesNotExist):
+        # the racing request's row was gone by the re-read (its enqueue failed and it removed
+        # it), or the opening was deleted meanwhile: nothing was done here
+        raise ApiError(409, "the application changed while it was submitted; try again", "conflict") from None
     if not created and (application.opening_id, application.skills, application.experience_years) != (
         opening.pk,
         skills,

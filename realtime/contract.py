@@ -20,6 +20,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 CONTRACT_PATH = Path(__file__).with_name("contract") / "events.json"
+DIRECTIONS = ("server_to_client", "client_to_server")
 
 
 class ContractError(ValueError):
@@ -80,6 +81,12 @@ def _merge(contract: dict[str, Any], path: Path) -> None:
         ]
         if missing:
             raise ContractError(f"REALTIME_CONTRACT_EXTRA: an event in {path} lacks {missing}", "bad_contract")
+        if entry["direction"] not in DIRECTIONS or not isinstance(entry["namespaces"], list):
+            raise ContractError(
+                f"REALTIME_CONTRACT_EXTRA: {entry['name']!r} in {path} needs a direction in {DIRECTIONS} "
+                "and a list of namespaces",
+                "bad_contract",
+            )
         unknown = set(entry["namespaces"]) - set(contract["namespaces"])
         if unknown:
             raise ContractError(
@@ -94,6 +101,13 @@ def _merge(contract: dict[str, Any], path: Path) -> None:
                 "bad_contract",
             )
         Draft202012Validator.check_schema(entry["schema"])
+        unchecked = formats_used(entry["schema"]) - set(FormatChecker().checkers)
+        if unchecked:  # jsonschema would accept any string for it (format_checker() refuses that)
+            raise ContractError(
+                f"REALTIME_CONTRACT_EXTRA: {entry['name']!r} in {path} uses formats {sorted(unchecked)} "
+                "jsonschema cannot check here",
+                "bad_contract",
+            )
         taken |= {(entry["direction"], ns, entry["name"]) for ns in entry["namespaces"]}
         contract["events"].append(entry)
 

@@ -66,7 +66,23 @@ def frame_problem(frame: str | bytes) -> str | None:
         return None
     if not ("0" <= head <= "9") or int(head) >= _PACKET_TYPES:
         return "unknown packet type"
+    if len(frame) > 1 and not frame[1].isnumeric():
+        # python-engineio tries json.loads on the rest (a Socket.IO packet, "42[...]", is left
+        # as text): JSON nested past the recursion limit raises RecursionError there
+        try:
+            eio_packet.Packet(encoded_packet=frame)
+        except RecursionError:
+            return "JSON nested too deep"
     return None
+
+
+class _ClientPayload(payload.Payload):
+    """python-engineio refuses a payload of more than 16 packets, which its own client and
+    socket.io-client send whenever they have more queued while a POST is in flight (a burst of
+    emits, a binary event with many attachments): valid traffic. The body's size is already
+    bounded by `max_http_buffer_size`, which bounds the number of packets too."""
+
+    max_decode_packets = 1_000_000
 
 
 class InvalidPayloadError(exceptions.EngineIOError):
@@ -88,8 +104,8 @@ class PollingSocket(AsyncSocket):
             problem = "not UTF-8"
         if problem is None:
             try:
-                packets = payload.Payload(encoded_payload=text).packets
-            except (ValueError, TypeError, IndexError) as exc:
+                packets = _ClientPayload(encoded_payload=text).packets
+            except (ValueError, TypeError, IndexError, RecursionError) as exc:
                 problem = type(exc).__name__
         if problem is not None:
             metrics.incr("bad_packets")

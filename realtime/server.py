@@ -41,7 +41,7 @@ class ClientPacket(socketio.packet.Packet):
             raise InvalidPacketError("a Socket.IO packet must be text")
         try:
             attachments = super().decode(encoded_packet)
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, RecursionError) as exc:
             raise InvalidPacketError(f"undecodable packet ({type(exc).__name__})") from None
         if self.packet_type not in _CLIENT_PACKET_TYPES:
             raise InvalidPacketError(f"a client may not send packet type {self.packet_type!r}")
@@ -56,7 +56,7 @@ class ClientPacket(socketio.packet.Packet):
             raise InvalidPacketError("a text packet where a binary attachment was due")
         try:
             return super().add_attachment(attachment)
-        except (ValueError, TypeError, IndexError, KeyError) as exc:
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError) as exc:
             raise InvalidPacketError(f"bad binary attachment ({type(exc).__name__})") from None
 
 

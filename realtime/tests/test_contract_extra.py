@@ -43,8 +43,20 @@ def test_an_apps_events_are_added(tmp_path):
         ([{**ENTRY, "namespaces": ["/reports"]}], "does not serve"),
         ([{"name": "x"}], "lacks"),
         ([{**ENTRY, "schema": {"type": "objekt"}}], "objekt"),
+        ([{**ENTRY, "schema": {"type": "string", "format": "hostname"}}], "cannot check"),
+        ([{**ENTRY, "direction": "server-to-client"}], "needs a direction"),
+        ([{**ENTRY, "namespaces": "/"}], "list of namespaces"),
     ],
-    ids=["clash", "twice", "unknown-namespace", "incomplete", "bad-schema"],
+    ids=[
+        "clash",
+        "twice",
+        "unknown-namespace",
+        "incomplete",
+        "bad-schema",
+        "unchecked-format",
+        "direction",
+        "ns-string",
+    ],
 )
 def test_a_bad_file_is_refused(tmp_path, events, says):
     with pytest.raises(Exception, match=says):

@@ -391,8 +391,8 @@ def test_a_refused_long_polling_post_is_answered_at_once(world, fuzz_server, set
 
 @pytest.mark.parametrize(
     "body",
-    [b"\xff\xfe42", "x", "4\x1e", "9hello", "\x1e\x1e"],
-    ids=["not-utf8", "no-packet-type", "empty-packet", "unknown-type", "only-separators"],
+    [b"\xff\xfe42", "x", "4\x1e", "9hello", "\x1e\x1e", "4" + "[" * 3000],
+    ids=["not-utf8", "no-packet-type", "empty-packet", "unknown-type", "only-separators", "json-too-deep"],
 )
 def test_an_undecodable_long_polling_body_is_refused_and_ends_the_session(world, fuzz_server, body):
     """python-engineio answered 200 to a body it could not decode (a traceback in the log, the
@@ -429,6 +429,7 @@ def test_a_post_to_a_session_the_client_closed_gets_400_not_500(world, fuzz_serv
         ("45-[]", "invalid_packet"),  # attachment count that is not a number
         ("44{}", "invalid_packet"),  # CONNECT_ERROR: only a server sends it
         ("49", "invalid_packet"),  # no such packet type
+        ("42" + "[" * 3000, "invalid_packet"),  # JSON nested past the recursion limit
     ],
 )
 def test_a_malformed_socketio_packet_gets_an_error_event_and_the_connection_stays(world, fuzz_server, frame, code):
@@ -445,4 +446,42 @@ def test_a_malformed_socketio_packet_gets_an_error_event_and_the_connection_stay
     raw.ws.send('42["echo",{"n":7}]')
     raw.drain(until=lambda f: f.startswith('42["test_event"') and '"n":7' in f)
     raw.close()
+    assert_no_tracebacks(fuzz_server)
+
+
+def test_a_burst_of_packets_in_one_long_polling_post_is_taken(world, fuzz_server):
+    """python-engineio refuses more than 16 packets in one payload; its client and socket.io-client
+    send more whenever more is queued while a POST is in flight. All 40 are handled."""
+    poller = Polling(fuzz_server, world.token(world.alice))
+    poller.open()
+    body = "\x1e".join(f'42["echo",{{"n":{n}}}]' for n in range(40))
+    r = poller.http.post(poller._url(), data=body, timeout=5)
+    assert r.status_code == 200, r.text
+    echoed: set[int] = set()
+
+    def got_all(frame: str) -> bool:
+        if frame.startswith('42["test_event"'):
+            echoed.add(json.loads(frame[2:])[1]["n"])
+        return len(echoed) == 40
+
+    poller.poll(until=got_all)
+    assert_no_tracebacks(fuzz_server)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["", "x", "9", "bA", "4" + "[" * 3000],
+    ids=["empty", "no-type", "unknown-type", "bad-base64", "json-too-deep"],
+)
+def test_an_undecodable_websocket_frame_closes_the_connection(world, fuzz_server, frame):
+    """python-engineio raised out of its handler on these (a traceback; the session stayed open,
+    with no disconnect, until the ping timeout). Now the transport is closed at once."""
+    raw = Raw(fuzz_server, world.token(world.alice))
+    raw.open()
+    raw.ws.send(frame)
+    raw.ws.settimeout(10)
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        while True:  # frames already on their way come first, then the close
+            if raw.ws.recv() == "":
+                raise websocket.WebSocketConnectionClosedException("closed")
     assert_no_tracebacks(fuzz_server)

@@ -33,12 +33,17 @@ class JsonCronJob(CronJob):
         queue = django_rq.get_queue(self.queue_name)  # the JSON serializer from RQ_QUEUES
         job = queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
         timestamp = job.enqueued_at.timestamp()
-        with connection.pipeline() as pipeline:
-            pipeline.zadd(self.job_history_key, {job.id: timestamp})
-            pipeline.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
-            pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
-            cron_job_registry.add(self.name, pipeline, enqueue_timestamp=timestamp)
-            pipeline.execute()
+        try:
+            with connection.pipeline() as pipeline:
+                pipeline.zadd(self.job_history_key, {job.id: timestamp})
+                pipeline.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+                pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+                cron_job_registry.add(self.name, pipeline, enqueue_timestamp=timestamp)
+                pipeline.execute()
+        except REDIS_ERRORS as exc:
+            # the job is enqueued: return it, so its next run time is set and it is not enqueued
+            # again at the next tick; only the history (rqcron's listing) misses this run
+            log.warning("cron enqueued %s but could not record it in the history: %s", self.func.__name__, exc)
         log.info("cron enqueued %s on %s", self.func.__name__, self.queue_name)
         return job
 
