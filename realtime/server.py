@@ -79,6 +79,12 @@ class RealtimeServer(socketio.AsyncServer):
     async def _handle_eio_message(self, eio_sid, data):
         # A packet that does not decode is answered with an `error` event; python-socketio let
         # the exception out, which engine.io logged as a traceback while the client heard nothing.
+        if eio_sid not in self.environ:
+            # The Engine.IO session has ended (the client sent CLOSE, "1"), but python-engineio
+            # still hands over what was already read behind it: python-socketio then failed on the
+            # session's environ (KeyError, a traceback). Nobody is left to answer.
+            log.info("dropped a packet that came after its session ended eio_sid=%s", eio_sid)
+            return None
         try:
             return await super()._handle_eio_message(eio_sid, data)
         except InvalidPacketError as exc:

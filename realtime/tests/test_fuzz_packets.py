@@ -485,3 +485,24 @@ def test_an_undecodable_websocket_frame_closes_the_connection(world, fuzz_server
             if raw.ws.recv() == "":
                 raise websocket.WebSocketConnectionClosedException("closed")
     assert_no_tracebacks(fuzz_server)
+
+
+def test_packets_after_the_clients_close_are_dropped_quietly(world, fuzz_server):
+    """A client's CLOSE ("1") ends the session, but python-engineio still hands over the frames
+    it reads behind it: a CONNECT there failed in python-socketio (KeyError on the session's
+    environ, a traceback; the fuzzer found it). They are dropped: nobody is left to answer."""
+    for _ in range(5):
+        raw = Raw(fuzz_server, world.token(world.alice))
+        raw.open()
+        for frame in ("1", "40" + json.dumps({"token": raw.token}), '42["echo",{"n":1}]', "41"):
+            try:
+                raw.ws.send(frame)
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                break
+        raw.close()
+    poller = Polling(fuzz_server, world.token(world.alice))
+    poller.open()
+    body = "\x1e".join(["1", "40" + json.dumps({"token": poller.token}), '42["echo",{"n":1}]'])
+    assert poller.http.post(poller._url(), data=body, timeout=5).status_code == 200
+    assert requests.get(fuzz_server.url + "/healthz", timeout=5).status_code == 200
+    assert_no_tracebacks(fuzz_server)
