@@ -37,8 +37,11 @@ def test_it_reconnects_replays_and_resyncs(world, profile, session_cookie, asgi_
         expect(page.locator(".ticker-card.status-published").nth(2)).to_be_visible(timeout=30000)
 
         # 2. The page's position is from an epoch the server no longer has: resync over HTTP.
-        page.evaluate(f"runPage.realtime.positions['run:{run.pk}'].epoch = 'gone'")
-        page.evaluate("runPage.realtime.socket.io.engine.close()")
+        #    In the same JS tick as the drop: a run event arriving in between would put the real
+        #    epoch back (seen in CI), and the reconnect would replay instead of resyncing.
+        page.evaluate(
+            f"runPage.realtime.positions['run:{run.pk}'].epoch = 'gone'; runPage.realtime.socket.io.engine.close()"
+        )
         expect(page.locator("#progress-log")).to_contain_text("State reloaded (epoch_changed)", timeout=15000)
         expect(page.locator("#connection")).to_have_text("live", timeout=15000)
 
