@@ -31,7 +31,7 @@ def on_start(job) -> None:
 
 
 def on_success(job, connection, result, *args: Any, **kwargs: Any) -> None:
-    flush_trackers(job.id)  # the job's last progress goes before its end (after it, it is dropped)
+    flush_trackers(job)  # the job's last progress goes before its end (after it, it is dropped)
     services.mark_success(job.id, _jsonable(result))
 
 
@@ -46,7 +46,7 @@ def on_failure(job, connection, exc_type, exc_value, traceback, *args: Any, **kw
 
 
 def report_failure(job, error: str) -> None:
-    flush_trackers(job.id)
+    flush_trackers(job)
     if job.retries_left:
         log.warning("job failed, will retry id=%s retries_left=%s: %s", job.id, job.retries_left, error[:200])
         services.mark_retrying(job.id, error)

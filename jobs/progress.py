@@ -7,13 +7,12 @@
 
 Updates are throttled to PROGRESS_MIN_INTERVAL_SECONDS, the latest one is always delivered when
 the interval ends, and terminal states are never throttled. A job that just returns (or raises)
-without `mark_complete` loses nothing either: the worker flushes the job's trackers before it
-reports the end (jobs.lifecycle), since progress that arrives after the end is dropped."""
+without `mark_complete` loses nothing either: its trackers are kept on the RQ job, and RQ's
+callbacks flush them before they report the end (jobs.lifecycle), since progress that arrives
+after the end is dropped."""
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 
 from django.conf import settings
@@ -22,16 +21,13 @@ from rq import get_current_job
 from jobs import services
 from realtime.throttle import Throttle
 
-_trackers: dict[str, weakref.WeakSet[ProgressTracker]] = {}
-_trackers_lock = threading.Lock()
+TRACKERS_ATTR = "_progress_trackers"
 
 
-def flush_trackers(job_id: str) -> None:
-    """Send what every tracker of this job still holds (called as the job ends, before its end
-    is reported)."""
-    with _trackers_lock:
-        trackers = list(_trackers.pop(str(job_id), ()))
-    for tracker in trackers:
+def flush_trackers(job: Any) -> None:
+    """Send what the job's trackers still hold (RQ's callbacks call this as the job ends, before
+    its end is reported; they get the same Job object the job ran as)."""
+    for tracker in getattr(job, TRACKERS_ATTR, ()):
         tracker.flush()
 
 
@@ -41,11 +37,6 @@ class ProgressTracker:
         self.progress = 0.0
         interval = settings.PROGRESS_MIN_INTERVAL_SECONDS if min_interval is None else min_interval
         self._throttle = Throttle(self._send, interval)
-        with _trackers_lock:
-            if len(_trackers) > 256:  # trackers made outside a job are never flushed by id: forget the dead
-                for job_id in [k for k, alive in _trackers.items() if not alive]:
-                    del _trackers[job_id]
-            _trackers.setdefault(self.job_id, weakref.WeakSet()).add(self)
 
     def _send(self, value: tuple[float, str | None]) -> None:
         services.save_progress(self.job_id, *value)
@@ -67,9 +58,14 @@ class ProgressTracker:
 
 
 def get_progress_tracker(job_id: str | None = None, **kwargs: Any) -> ProgressTracker:
+    """A tracker for `job_id`, by default the current RQ job. Made inside that job, it is kept
+    on the job, so the job's end flushes it (flush_trackers)."""
+    job = get_current_job()
     if job_id is None:
-        job = get_current_job()
         if job is None:
             raise RuntimeError("get_progress_tracker() without a job id must run inside an RQ job")
         job_id = job.id
-    return ProgressTracker(job_id, **kwargs)
+    tracker = ProgressTracker(job_id, **kwargs)
+    if job is not None and str(job.id) == tracker.job_id:
+        job.__dict__.setdefault(TRACKERS_ATTR, []).append(tracker)
+    return tracker

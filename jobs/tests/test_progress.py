@@ -71,17 +71,3 @@ def test_a_job_that_ends_without_mark_complete_still_delivers_its_latest_progres
     assert record.status == end
     if not fail:
         assert (record.progress, record.message) == (100.0, "part 3")
-
-
-def test_trackers_made_outside_a_job_are_not_kept():
-    """The registry flush_trackers() reads holds trackers weakly and stays bounded: past 256 ids,
-    the ids of dead trackers are forgotten."""
-    import gc
-
-    from jobs import progress
-
-    for n in range(2000):
-        ProgressTracker(f"gone-{n}", min_interval=0)
-        if n % 100 == 0:
-            gc.collect()  # a tracker and its throttle form a cycle: the cycle collector frees them
-    assert len(progress._trackers) <= 257

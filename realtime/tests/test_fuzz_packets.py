@@ -53,6 +53,17 @@ def fuzz_server():
     server.proc.stop()
 
 
+def fuzz(strategy, send) -> None:
+    """Send every example hypothesis draws from `strategy` (FUZZ's settings)."""
+
+    @FUZZ
+    @given(example=strategy)
+    def run(example) -> None:
+        send(example)
+
+    run()
+
+
 def assert_no_tracebacks(server) -> None:
     """Nothing a client sent made the server log an exception: every bad packet was refused on
     purpose (a 4xx, an `error` event, a closed session), none escaped to python-engineio's
@@ -249,14 +260,8 @@ raw_frames = st.one_of(st.tuples(prefixes, bodies).map("".join), st.binary(max_s
 def test_it_survives_malformed_packets_and_leaks_nothing(world, fuzz_server):
     raw = Raw(fuzz_server, world.token(world.alice))
     raw.open()
-
-    @FUZZ
-    @given(frame=raw_frames)
-    def send(frame) -> None:
-        raw.send(frame)
-
     with Leaks(world) as leaks:
-        send()
+        fuzz(raw_frames, raw.send)
         raw.close()
         # a new connection still gets answers: errors for well-formed packets with bad contents
         for frame in ('42["subscribe",5]', '42["no_such_event",{}]', '42["echo",{"n":"7"}]', '42["echo",{"n":7}]'):
@@ -349,14 +354,8 @@ payload_bodies = st.one_of(
 def test_it_survives_malformed_long_polling_payloads_and_leaks_nothing(world, fuzz_server):
     poller = Polling(fuzz_server, world.token(world.alice))
     poller.open()
-
-    @FUZZ
-    @given(body=payload_bodies)
-    def send(body) -> None:
-        poller.send(body)
-
     with Leaks(world) as leaks:
-        send()
+        fuzz(payload_bodies, poller.send)
         # requests the transport must refuse with a 4xx, never a 5xx
         for query in ("EIO=3&transport=polling", "EIO=4&transport=nope", "EIO=4&transport=polling&sid=nope"):
             r = requests.post(f"{poller.base}?{query}", data="40", timeout=10)
