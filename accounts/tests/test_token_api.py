@@ -72,4 +72,18 @@ def test_a_nul_byte_is_a_400_not_a_500(world, asgi_server, field):
     body[field] = body[field][:2] + "\x00" + body[field][2:]
     r = post(asgi_server, body)
     assert r.status_code == 400, r.text
-    assert r.json()["code"] == "invalid_input"
+    assert r.json()["code"] == "invalid_text"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(asgi_server):
+    """A RecursionError in the parser was a 500 with a traceback, without logging in (issue 21)."""
+    r = post(asgi_server, data=b"[" * 100_000 + b"]" * 100_000)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "too_deep"
+    assert "RecursionError" not in asgi_server.proc.log_path.read_text(errors="replace")
+
+
+def test_a_body_too_large_is_a_413(asgi_server):
+    r = post(asgi_server, data=b'{"username": "' + b"a" * 300_000 + b'"}')
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "body_too_large"
