@@ -104,7 +104,7 @@ def test_the_login_form_answers_a_lockout_with_a_page(world, throttled_server):
 def test_the_admin_lists_the_failed_attempts(world, throttled_server):
     from django.contrib.auth import get_user_model
 
-    for n in range(LIMIT):
+    for _ in range(LIMIT):
         token_request(throttled_server, world.bob.username, "wrong", address="127.0.0.50")
     staff = get_user_model().objects.create_superuser(f"ops-{world.acme.pk}", "ops@example.com", "password")
     client = Client()
