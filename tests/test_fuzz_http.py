@@ -15,7 +15,7 @@ import requests
 from django.conf import settings
 from hypothesis import strategies as st
 
-from accounts.tests.endpoints import PARAM, is_json_route, json_endpoints
+from accounts.tests.endpoints import PARAM, is_json_route, json_endpoints, url_routes
 from realtime.tests.test_fuzz_packets import assert_no_tracebacks, fuzz, json_values
 from tools.embedded_redis import free_port
 
@@ -50,9 +50,7 @@ path_values = st.one_of(
 def all_routes() -> list[str]:
     from django.urls import get_resolver
 
-    from accounts.tests.endpoints import _routes
-
-    routes = [r for r, _ in _routes(get_resolver().url_patterns) if not r.startswith(THIRD_PARTY)]
+    routes = [r for r, _ in url_routes(get_resolver().url_patterns) if not r.startswith(THIRD_PARTY)]
     return sorted(set(routes))
 
 
@@ -112,7 +110,7 @@ def test_no_request_to_any_endpoint_gets_a_5xx_or_a_traceback(world, http_fuzz_s
 
         def send(example: dict, route: str = route) -> None:
             nonlocal sent
-            path = PARAM.sub(lambda m: example["params"][m["name"]], route)
+            path = PARAM.sub(lambda match: example["params"][match["name"]], route)
             headers = dict(example["headers"])
             if example["content_type"]:
                 headers["Content-Type"] = example["content_type"]

@@ -31,16 +31,17 @@ def is_json_route(route: str) -> bool:
     return route.startswith("api/") or route == "start-automation"
 
 
-def _routes(patterns, prefix: str = ""):
+def url_routes(patterns, prefix: str = ""):
+    """(route, view) of every URL pattern under `patterns`, includes flattened."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+            yield from url_routes(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             yield prefix + str(pattern.pattern), pattern.callback
 
 
 def json_routes() -> list[tuple[str, object]]:
-    return [(route, callback) for route, callback in _routes(get_resolver().url_patterns) if is_json_route(route)]
+    return [(route, callback) for route, callback in url_routes(get_resolver().url_patterns) if is_json_route(route)]
 
 
 def json_endpoints() -> list[Endpoint]:
