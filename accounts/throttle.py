@@ -9,6 +9,7 @@ failures) and cleared there or with `manage.py axes_reset`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -22,10 +23,15 @@ def retry_after_seconds() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds())
 
 
-def client_address(request: HttpRequest) -> str:
-    """The peer address the ASGI server saw (a proxy in front sets it through its own headers
-    only when the deployment trusts them; see docs/scaling.md)."""
-    return request.META.get("REMOTE_ADDR") or "unknown"
+def client_address(request: HttpRequest) -> str | None:
+    """The peer address the ASGI server saw, or None when there is none that is an IP address
+    (a login made in code, a Unix socket): axes' records store it in an IP-address column,
+    which PostgreSQL checks. Behind a proxy this is the proxy (docs/troubleshooting.md)."""
+    address = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def lockout_response(
