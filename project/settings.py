@@ -257,6 +257,7 @@ LOGGING = {
         "socketio": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version banner on every start, manage.py included
         "realtime.events": {"level": env.str("LOG_EVENTS_LEVEL", default="INFO")},
     },
 }
