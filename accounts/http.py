@@ -73,8 +73,9 @@ def check_body_envelope(request: HttpRequest) -> None:
         raise ApiError(400, "Content-Length must be a number of bytes", "bad_request")
     if int(declared) > settings.API_MAX_BODY_BYTES:
         raise _too_large()
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if (int(declared) or chunked) and request.content_type != "application/json":
+    if not int(declared) and "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return  # no body
+    if request.content_type != "application/json":
         raise ApiError(415, "a request body must be JSON (Content-Type: application/json)", "unsupported_media_type")
     if request.encoding and request.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise ApiError(415, "a JSON body must be UTF-8", "unsupported_media_type")

@@ -3,6 +3,8 @@ with; every bad request is a 4xx JSON answer with a code, never a 500."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -87,3 +89,13 @@ def test_a_body_too_large_is_a_413(asgi_server):
     r = post(asgi_server, data=b'{"username": "' + b"a" * 300_000 + b'"}')
     assert r.status_code == 413, r.text
     assert r.json()["code"] == "body_too_large"
+
+
+def test_a_chunked_body_is_read_and_held_to_the_same_limit(world, asgi_server):
+    url = f"{asgi_server.url}/api/auth/token"
+    headers = {"Content-Type": "application/json"}  # a generator body goes out chunked, without a length
+    body = json.dumps({"username": world.bob.username, "password": "password"}).encode()
+    r = requests.post(url, data=iter([body[:10], body[10:]]), headers=headers, timeout=10)
+    assert r.status_code == 200 and r.json()["token"], r.text
+    r = requests.post(url, data=iter([b'{"username": "', b"a" * 300_000, b'"}']), headers=headers, timeout=10)
+    assert r.status_code == 413 and r.json()["code"] == "body_too_large", r.text
