@@ -61,6 +61,11 @@ def bearer_user(request: HttpRequest):
     return user
 
 
+def is_api_path(path: str) -> bool:
+    """A path whose answers, errors included, are JSON."""
+    return path.startswith("/api/") or path == "/start-automation"
+
+
 def _too_large() -> ApiError:
     limit = settings.API_MAX_BODY_BYTES
     return ApiError(413, f"request body is larger than {limit} bytes", "body_too_large", limit=limit)

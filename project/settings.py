@@ -177,6 +177,7 @@ OPS_PROCESS_INTERVAL_SECONDS: float = env.float("OPS_PROCESS_INTERVAL_SECONDS", 
 
 # --- JSON API (accounts/http.py) ------------------------------------------------------------------
 API_MAX_BODY_BYTES: int = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # larger: 413 body_too_large
+CSRF_FAILURE_VIEW = "project.errors.csrf_failure"  # JSON under the API, Django's page elsewhere
 API_MAX_JSON_DEPTH: int = env.int("API_MAX_JSON_DEPTH", default=20)  # deeper: 400 too_deep
 
 # --- Login throttling (django-axes; accounts/throttle.py) -------------------------------------------

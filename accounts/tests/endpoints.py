@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from accounts.http import is_api_path
+
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
 
@@ -28,7 +30,7 @@ class Endpoint:
 
 
 def is_json_route(route: str) -> bool:
-    return route.startswith("api/") or route == "start-automation"
+    return is_api_path("/" + route)
 
 
 def url_routes(patterns, prefix: str = ""):

@@ -136,3 +136,15 @@ def test_the_depth_limit_lets_an_ordinary_body_through(world, no_tracebacks):
     nested = {"a": {"b": [[{"c": ["tab\tand\nnewline are text"]}]]}}
     response = Client().post("/api/auth/token", json.dumps(nested), content_type="application/json", **auth)
     assert_json_error(response, 400, "invalid_input")  # past the parser: the view's own check
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/nothing-here", "/api/automation/abc", "/api/projects/1/jobs/x", "/api/", "/api/auth/token/"]
+)
+def test_an_unknown_api_path_is_404_json(path, no_tracebacks):
+    assert_json_error(Client().post(path, "{}", content_type="application/json"), 404, "not_found")
+
+
+def test_an_unknown_page_keeps_djangos_404_page(no_tracebacks):
+    response = Client().get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
