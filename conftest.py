@@ -343,7 +343,7 @@ def session_cookie(asgi_server):
     def make(user) -> str:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # ModelBackend (axes only checks)
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.save()
         return store.session_key

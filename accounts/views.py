@@ -15,10 +15,9 @@ def token(request: HttpRequest) -> JsonResponse:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ApiError(400, "username and password are required strings", "invalid_input")
-    if "\x00" in username or "\x00" in password:
-        # as Django's forms do (ProhibitNullCharactersValidator): PostgreSQL text cannot hold
-        # NUL, so looking the username up would raise DataError, a 500
-        raise ApiError(400, "username and password must not contain NUL characters", "invalid_input")
+    # NUL and other control characters never reach the lookup (PostgreSQL text cannot hold NUL):
+    # the body parser refused them (accounts/http.py). A locked-out username or address is
+    # answered 429 by django-axes (accounts/throttle.py) before the password is checked.
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         raise ApiError(401, "invalid username or password", "invalid_credentials")

@@ -89,8 +89,9 @@ def parse_tickers(raw: Any) -> list[str]:
         raise InvalidInput("too_many_tickers", f"at most {max_tickers()} tickers per run, got {len(raw)}")
     tickers: list[str] = []
     for item in raw:
-        symbol = item.strip().upper() if isinstance(item, str) else None
-        if not symbol or not TICKER_RE.match(symbol):
+        # ASCII first: str.upper() turns "ß" into "SS", "ﬀ" into "FF" and "ı" into "I"
+        symbol = item.strip().upper() if isinstance(item, str) and item.isascii() else None
+        if not symbol or not TICKER_RE.fullmatch(symbol):
             shown = str(item)[:20] if isinstance(item, str | int | float) else type(item).__name__
             raise InvalidInput("invalid_ticker", f"malformed ticker {shown!r}: use 1-10 letters, digits, '.' or '-'")
         if symbol in tickers:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 
-from accounts.http import ApiError, api_view, json_body
+from accounts.http import ApiError, api_view, json_body, refuse_control_characters
 from billing import bank, dedupe, tasks
 from billing.models import BankAccount, JobApplication, JobOpening, Liability, Subscription
 from billing.money import parse_amount
@@ -39,7 +39,7 @@ def _text(body: dict[str, Any], name: str, *, required: bool, max_length: int) -
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > max_length:
         need = "a non-empty string" if required else "a string"
         raise ApiError(400, f"{name} must be {need} of at most {max_length} characters", "invalid_input")
-    return value.strip()
+    return refuse_control_characters(value.strip(), name, single_line=True)
 
 
 def _amount(body: dict[str, Any], *, required: bool = True) -> str | None:
@@ -146,7 +146,7 @@ def _skills(body: dict[str, Any]) -> list[str]:
         or not all(isinstance(s, str) and 0 < len(s) <= 50 for s in skills)
     ):
         raise ApiError(400, "skills must be a list of at most 50 short strings", "invalid_input")
-    return sorted(set(skills))
+    return sorted({refuse_control_characters(s, "a skill", single_line=True) for s in skills})
 
 
 @api_view(("POST",))

@@ -15,10 +15,11 @@ def notification_list(request: HttpRequest) -> JsonResponse:
     unread = request.GET.get("unread", "")
     if unread not in ("", "0", "1", "true", "false"):
         raise ApiError(400, "unread must be 1 or 0", "invalid_input")
-    try:
-        limit = int(request.GET.get("limit", "100"))
-    except ValueError:
-        raise ApiError(400, "limit must be an integer", "invalid_input") from None
+    raw_limit = request.GET.get("limit", "100")
+    # ASCII digits only: int() also takes "1_00", " 5" and Arabic-Indic or other Unicode digits
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 3:
+        raise ApiError(400, "limit must be an integer from 1 to 500", "invalid_input")
+    limit = int(raw_limit)
     if not 1 <= limit <= 500:
         raise ApiError(400, "limit must be from 1 to 500", "invalid_input")
     rows = Notification.objects.filter(user=request.user)

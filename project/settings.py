@@ -6,6 +6,7 @@ values that are unsafe in production have no silent default there.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "billing",
     "notifications",
     "ops",
+    "axes",  # login throttling: failed attempts per username and per address (admin: Axes)
 ]
 
 MIDDLEWARE = [
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into accounts.throttle's answer
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -91,6 +94,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Axes first: it refuses a locked-out login before the password is checked (accounts/throttle.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/runs/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -170,6 +175,25 @@ METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")  # Bearer token for /m
 OPS_STATS_INTERVAL_SECONDS: float = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0)
 OPS_PROCESS_INTERVAL_SECONDS: float = env.float("OPS_PROCESS_INTERVAL_SECONDS", default=2.0)
 
+# --- JSON API (accounts/http.py) ------------------------------------------------------------------
+API_MAX_BODY_BYTES: int = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # larger: 413 body_too_large
+CSRF_FAILURE_VIEW = "project.errors.csrf_failure"  # JSON under the API, Django's page elsewhere
+API_MAX_JSON_DEPTH: int = env.int("API_MAX_JSON_DEPTH", default=20)  # deeper: 400 too_deep
+
+# --- Login throttling (django-axes; accounts/throttle.py) -------------------------------------------
+# After LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, that username or
+# address is locked out for LOGIN_LOCKOUT_SECONDS (each failure meanwhile starts the wait again):
+# POST /api/auth/token answers 429 JSON with Retry-After, the login page an HTML page.
+AXES_ENABLED: bool = env.bool("LOGIN_THROTTLE_ENABLED", default=True)
+AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_SECONDS: int = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_address"
+# AXES_RESET_ON_SUCCESS stays off: a login to one's own account would clear the address's
+# failures against every other username.
+
 # --- Auth tokens ----------------------------------------------------------------------------------
 JWT_SECRET: str = env.str("JWT_SECRET", default=SECRET_KEY)
 JWT_ALGORITHM = "HS256"  # pinned: never taken from the token
@@ -234,6 +258,7 @@ LOGGING = {
         "socketio": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version banner on every start, manage.py included
         "realtime.events": {"level": env.str("LOG_EVENTS_LEVEL", default="INFO")},
     },
 }

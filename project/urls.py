@@ -20,3 +20,8 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("ops.urls")),
 ]
+
+handler400 = "project.errors.bad_request"
+handler403 = "project.errors.permission_denied"
+handler404 = "project.errors.not_found"
+handler500 = "project.errors.server_error"

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.test import RequestFactory
 
 from accounts.models import ApiToken, Profile, Project
 from accounts.tokens import decode_jwt
@@ -58,7 +59,9 @@ def test_seed_demo_creates_alice_and_bob_in_one_tenant_and_carol_in_another(db):
     tenant = {p.user.username: p.tenant_id for p in Profile.objects.select_related("user")}
     assert tenant["alice"] == tenant["bob"] != tenant["carol"]
     for username in ("alice", "bob", "carol"):
-        assert authenticate(username=username, password=f"{username}-demo-pass") is not None
+        # through login throttling (django-axes wants the request, to know the address)
+        login = RequestFactory().post("/accounts/login/", REMOTE_ADDR="127.0.0.1")
+        assert authenticate(login, username=username, password=f"{username}-demo-pass") is not None
     members = {p.name: {u.username for u in p.members.all()} for p in Project.objects.all()}
     assert members["Apollo"] == {"alice", "bob"}
     assert "carol" not in members["Apollo"] | members["Borealis"]

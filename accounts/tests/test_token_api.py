@@ -3,6 +3,8 @@ with; every bad request is a 4xx JSON answer with a code, never a 500."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -72,4 +74,28 @@ def test_a_nul_byte_is_a_400_not_a_500(world, asgi_server, field):
     body[field] = body[field][:2] + "\x00" + body[field][2:]
     r = post(asgi_server, body)
     assert r.status_code == 400, r.text
-    assert r.json()["code"] == "invalid_input"
+    assert r.json()["code"] == "invalid_text"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(asgi_server):
+    """A RecursionError in the parser was a 500 with a traceback, without logging in (issue 21)."""
+    r = post(asgi_server, data=b"[" * 100_000 + b"]" * 100_000)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "too_deep"
+    assert "RecursionError" not in asgi_server.proc.log_path.read_text(errors="replace")
+
+
+def test_a_body_too_large_is_a_413(asgi_server):
+    r = post(asgi_server, data=b'{"username": "' + b"a" * 300_000 + b'"}')
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "body_too_large"
+
+
+def test_a_chunked_body_is_read_and_held_to_the_same_limit(world, asgi_server):
+    url = f"{asgi_server.url}/api/auth/token"
+    headers = {"Content-Type": "application/json"}  # a generator body goes out chunked, without a length
+    body = json.dumps({"username": world.bob.username, "password": "password"}).encode()
+    r = requests.post(url, data=iter([body[:10], body[10:]]), headers=headers, timeout=10)
+    assert r.status_code == 200 and r.json()["token"], r.text
+    r = requests.post(url, data=iter([b'{"username": "', b"a" * 300_000, b'"}']), headers=headers, timeout=10)
+    assert r.status_code == 413 and r.json()["code"] == "body_too_large", r.text

@@ -36,6 +36,11 @@ def alice_client(world):
         (["AAPL", ""], "invalid_ticker", "malformed ticker"),
         (["AAPL", {"x": 1}], "invalid_ticker", "malformed ticker 'dict'"),
         (["AAPL", "msft", "MSFT"], "duplicate_ticker", "MSFT is listed twice"),
+        # ASCII before any case change (issue 21): upper() made SS, FF and I of these
+        (["ß"], "invalid_ticker", "malformed ticker"),
+        (["\ufb00"], "invalid_ticker", "malformed ticker"),  # the ff ligature
+        (["\u0131"], "invalid_ticker", "malformed ticker"),  # dotless i
+        (["AAPL", "stra\u00dfe"], "invalid_ticker", "malformed ticker"),
     ],
 )
 def test_it_refuses_bad_tickers(alice_client, profile, tickers, code, words):

@@ -86,6 +86,9 @@ def test_it_answers_bad_applications_with_4xx(world, courier, asgi_server):
     ):
         r = apply(asgi_server, world, world.alice, body)
         assert r.status_code == 400 and r.json()["code"] == "invalid_input", body
+    for skill in ("driv\x00ing", "driving\n", "\x7f", "\udfff"):  # PostgreSQL refused the NUL: a 500
+        r = apply(asgi_server, world, world.alice, {"opening_id": courier.pk, "skills": [skill]})
+        assert r.status_code == 400 and r.json()["code"] == "invalid_text", (skill, r.text)
     assert (
         requests.post(f"{asgi_server.url}/api/jobs/apply", json={"opening_id": courier.pk}, timeout=10).status_code
         == 401

@@ -74,6 +74,20 @@ def test_it_forbids_paying_from_someone_elses_account(world, bank, asgi_server):
         ({"amount": "1.001", "payee": "x"}, "invalid_amount"),
         ({"amount": True, "payee": "x"}, "invalid_amount"),
         ({"amount": "NaN", "payee": "x"}, "invalid_amount"),
+        # plain ASCII decimals only (issue 21): Decimal() took all of these
+        ({"amount": "1_000", "payee": "x"}, "invalid_amount"),
+        ({"amount": "\u0661\u0660\u0660", "payee": "x"}, "invalid_amount"),  # Arabic-Indic 100
+        ({"amount": "\uff11\uff12", "payee": "x"}, "invalid_amount"),  # fullwidth 12
+        ({"amount": "1e2", "payee": "x"}, "invalid_amount"),
+        ({"amount": "Infinity", "payee": "x"}, "invalid_amount"),
+        # NUL and other control characters (PostgreSQL text cannot hold NUL)
+        ({"amount": "5", "payee": "Bob\x00"}, "invalid_text"),
+        ({"amount": "5", "payee": "Bob\x07"}, "invalid_text"),
+        ({"amount": "5", "payee": "Bob\nEve"}, "invalid_text"),
+        ({"amount": "5", "payee": "x", "description": "rent\x00"}, "invalid_text"),
+        ({"amount": "5", "payee": "x", "description": "rent\x1b[31m"}, "invalid_text"),
+        ({"amount": "5", "payee": "x", "description": "\ud800"}, "invalid_text"),
+        ({"amount": "5", "payee": "x", "note\x00": "x"}, "invalid_text"),
         ({"amount": "5"}, "invalid_input"),
         ({"amount": "5", "payee": "x" * 101}, "invalid_input"),
         ({"amount": "5", "payee": "x", "idempotency_key": "has spaces"}, "invalid_input"),
@@ -88,7 +102,8 @@ def test_it_answers_bad_input_with_a_400(world, bank, asgi_server, body, code):
 def test_it_answers_not_json_without_an_account_and_anonymous(world, asgi_server):
     url = f"{asgi_server.url}/api/bank/{world.alice.username}/make_payment"
     auth = {"Authorization": f"Bearer {world.token(world.alice)}"}
-    assert requests.post(url, data="{not json", headers=auth, timeout=10).status_code == 400
+    as_json = {**auth, "Content-Type": "application/json"}
+    assert requests.post(url, data="{not json", headers=as_json, timeout=10).status_code == 400
     no_account = requests.post(url, json={"amount": "1", "payee": "x"}, headers=auth, timeout=10)
     assert no_account.status_code == 404 and no_account.json()["code"] == "not_found"
     assert requests.post(url, json={"amount": "1", "payee": "x"}, timeout=10).status_code == 401

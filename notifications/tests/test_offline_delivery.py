@@ -57,6 +57,10 @@ def test_the_http_endpoints_refuse_bad_input_and_strangers(world, asgi_server):
     assert requests.get(f"{asgi_server.url}/api/notifications", timeout=10).status_code == 401
     assert requests.get(f"{asgi_server.url}/api/notifications?unread=maybe", headers=bob, timeout=10).status_code == 400
     assert requests.get(f"{asgi_server.url}/api/notifications?limit=x", headers=bob, timeout=10).status_code == 400
+    # plain ASCII digits only (issue 21): int() took these
+    for limit in ("1_0", "\u0661\u0660", " 5", "+5"):
+        r = requests.get(f"{asgi_server.url}/api/notifications", params={"limit": limit}, headers=bob, timeout=10)
+        assert r.status_code == 400 and r.json()["code"] == "invalid_input", limit
     r = requests.post(f"{asgi_server.url}/api/notifications/{mine.pk}/read", headers=bob, timeout=10)
     assert r.status_code == 404 and r.json()["code"] == "not_found"
     alice = {"Authorization": f"Bearer {world.token(world.alice)}"}

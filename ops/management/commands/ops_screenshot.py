@@ -101,7 +101,7 @@ class Command(BaseCommand):
 
         store = SessionStore()
         store[SESSION_KEY] = str(staff.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # ModelBackend (axes only checks)
         store[HASH_SESSION_KEY] = staff.get_session_auth_hash()
         store.save()
         with sync_playwright() as pw:
