@@ -53,6 +53,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from realtime import contract, eventlog, metrics, rooms
@@ -102,7 +103,18 @@ def group_to_room(group: str) -> str | None:
 # --- the channel layer ---------------------------------------------------------------------------
 
 
+# The channel layer's Redis read timeout: above channels_redis' blocking read (BZPOPMIN, its
+# `brpop_timeout`, 5 s), which a consumer's `await_many_dispatch` keeps waiting in while the
+# client is idle. redis-py's default socket timeout is also 5 s, so the read timed out first and
+# every idle /ws/rooms/ consumer died with redis TimeoutError (close 1011) after about 5 s.
+LAYER_READ_MARGIN_SECONDS = 10
+
+
 class RealtimeChannelLayer(RedisChannelLayer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hosts = [layer_host(host, self.brpop_timeout) for host in self.hosts]
+
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         room = group_to_room(group)
         if room is not None and isinstance(message, dict) and "event" in message:
@@ -113,6 +125,20 @@ class RealtimeChannelLayer(RedisChannelLayer):
             }
             message = {**message, "data": data}
         await super().group_send(group, message)
+
+
+def layer_host(host: dict[str, Any], blocking_read_seconds: float) -> dict[str, Any]:
+    """A channels_redis host entry whose Redis socket timeout outlasts the layer's blocking read
+    (set when the entry has none; refused when it has one that does not)."""
+    host = dict(host)
+    timeout = host.setdefault("socket_timeout", blocking_read_seconds + LAYER_READ_MARGIN_SECONDS)
+    if timeout is not None and timeout <= blocking_read_seconds:
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYERS socket_timeout ({timeout} s) must be above the layer's blocking read "
+            f"({blocking_read_seconds} s), or idle WebSocket consumers are closed by a Redis timeout"
+        )
+    host.setdefault("socket_connect_timeout", 2)
+    return host
 
 
 async def publish(room: str, message: dict[str, Any]) -> eventlog.Published:
