@@ -238,15 +238,15 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             return await super().trigger_event(event, *args)
         sid = args[0]
         identity = self._identities.get(sid)
-        if identity is None:
-            return None
+        if identity is None:  # the connection is ending
+            return {"ok": False, "code": "unauthenticated", "message": "the connection is not authenticated"}
         bucket = self._buckets[sid]
         if not bucket.take():
             metrics.incr("rate_limited")
             if bucket.strikes > settings.SOCKETIO_RATE_LIMIT_BURST * 5:
                 log.warning("disconnect flooding client ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
                 await self.disconnect(sid)
-                return None
+                return {"ok": False, "code": "rate_limited", "message": "too many events, disconnected"}
             if bucket.strikes % 20 == 1:  # tell the client, without answering each flooded event
                 return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
             return {"ok": False, "code": "rate_limited", "message": "too many events"}
