@@ -34,7 +34,8 @@ RoomStreamConsumer (`/ws/rooms/`, project/routing.py)
               {"type": "subscribed", "namespace", "room", "seq", "epoch", "snapshot"?}
               {"type": "event", "namespace", "room", "event", "data": {..., "_meta": {room, seq, epoch}}}
               {"type": "resync_required", "namespace", "room", "reason"}
-              {"type": "error", "code", "message"}   (auth errors are followed by close 4401/4403)
+              {"type": "error", "code", "message"}   (refusals are followed by close 4401/4403, or
+                                                      4429 for too_many_connections: realtime.caps)
 
     Each connection holds one Redis connection while it waits for events: fine for the clients
     that need this path, not meant for tens of thousands of them (Socket.IO is).
@@ -56,7 +57,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from realtime import contract, eventlog, metrics, rooms
+from realtime import caps, contract, eventlog, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import emit, tenant_room, user_room
 from realtime.namespaces import TokenBucket
@@ -172,8 +173,13 @@ def group_send_on_commit(group: str, message: dict[str, Any]) -> None:
 # --- the plain WebSocket consumer ----------------------------------------------------------------
 
 
+# close codes of a refused connection, after its error frame (anything else: 4401)
+REFUSAL_CLOSE_CODES = {"forbidden_origin": 4403, caps.REFUSED_CODE: 4429}
+
+
 class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
     identity: Identity | None = None
+    lease: caps.Lease | None = None
     counted = False
 
     async def connect(self) -> None:
@@ -187,11 +193,12 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
             identity = await identify({"QUERY_STRING": query, "asgi.scope": self.scope}, None)
             if identity.via == "session" and self._origin() not in settings.SOCKETIO_ALLOWED_ORIGINS:
                 raise Refused("forbidden_origin", "session connections must come from an allowed origin")
+            self.lease = await caps.take(identity.user_id, caps.client_address(self.scope))
         except Refused as exc:
             metrics.incr("connections_refused")
             log.info("ws/rooms refused code=%s", exc.code)
             await self.send_json({"type": "error", "code": exc.code, "message": str(exc)})
-            await self.close(code=4403 if exc.code == "forbidden_origin" else 4401)
+            await self.close(code=REFUSAL_CLOSE_CODES.get(exc.code, 4401))
             return
         self.identity = identity
         if identity.expires_at is not None:
@@ -231,6 +238,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=4401)
 
     async def disconnect(self, code: int) -> None:
+        await caps.release(self.lease)
+        self.lease = None
         if self.counted:
             self.counted = False
             metrics.adjust(metrics.WS_ROOMS_LIVE, -1)

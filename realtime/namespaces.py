@@ -22,7 +22,7 @@ from typing import Any
 import socketio
 from django.conf import settings
 
-from realtime import contract, handlers, metrics, rooms
+from realtime import caps, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import project_room, tenant_room, user_room
 
@@ -96,12 +96,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._identities: dict[str, Identity] = {}
+        self._leases: dict[str, caps.Lease | None] = {}
 
     # --- connection ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         try:
             identity = await identify(environ, auth)
+            lease = await caps.take(identity.user_id, caps.client_address(environ.get("asgi.scope") or {}))
         except Refused as exc:
             metrics.incr("connections_refused")
             log.info("connect refused ns=%s code=%s", self.namespace, exc.code)
@@ -110,6 +112,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             refusal.error_args = {**exc.as_error(), "data": exc.as_error()}
             raise refusal from None
         self._identities[sid] = identity
+        self._leases[sid] = lease
         self._buckets[sid] = TokenBucket()
         if identity.expires_at is not None:
             delay = max(0.0, identity.expires_at - time.time())
@@ -215,6 +218,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             handle.cancel()
         self._buckets.pop(sid, None)
         self._identities.pop(sid, None)
+        await caps.release(self._leases.pop(sid, None))
         metrics.incr("disconnections")
 
     # --- sending to one connection ---------------------------------------------------------------
