@@ -19,12 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.tokens import TokenError, decode_jwt
+from accounts.tokens import TokenError, user_for_jwt
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +51,9 @@ def bearer_user(request: HttpRequest):
     if not header.startswith("Bearer "):
         return None
     try:
-        claims = decode_jwt(header[len("Bearer ") :].strip())
+        user, _ = user_for_jwt(header[len("Bearer ") :].strip())
     except TokenError as exc:
         raise ApiError(401, str(exc), exc.code) from exc
-    user = get_user_model().objects.filter(pk=claims.user_id, is_active=True).first()
-    if user is None:
-        raise ApiError(401, "token user no longer exists", "invalid_token")
     return user
 
 

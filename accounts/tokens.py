@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from django.conf import settings
@@ -61,11 +62,37 @@ def decode_jwt(token: str) -> TokenClaims:
         raise TokenError("invalid_token", f"token is missing claim {exc.claim!r}") from exc
     except jwt.InvalidTokenError as exc:
         raise TokenError("invalid_token", "token is malformed or its signature is invalid") from exc
-    try:
-        user_id = int(claims["sub"])
-    except (TypeError, ValueError) as exc:
-        raise TokenError("invalid_token", "token subject is not a user id") from exc
-    tenant = claims.get("tenant_id")
     return TokenClaims(
-        user_id=user_id, tenant_id=int(tenant) if tenant is not None else None, expires_at=float(claims["exp"])
+        user_id=_id_claim(claims, "sub", required=True),
+        tenant_id=_id_claim(claims, "tenant_id", required=False),
+        expires_at=float(claims["exp"]),
     )
+
+
+def _id_claim(claims: dict[str, Any], name: str, *, required: bool) -> Any:
+    """A database id claim, by type: `sub` is a string of digits (RFC 7519: a string), `tenant_id`
+    a JSON integer or null. Anything else ("abc", [1], true, 1.5, "1_0", "١") is refused."""
+    value = claims.get(name)
+    if value is None and not required:
+        return None
+    if name == "sub" and isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    if name != "sub" and isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return value
+    raise TokenError("invalid_token", f"token claim {name!r} is not a valid id")
+
+
+def user_for_jwt(token: str) -> tuple[Any, TokenClaims]:
+    """The active user a JWT stands for, and its claims: the one check the HTTP Bearer path and
+    the realtime connection path share. Refused (TokenError) when the token is invalid, its user
+    is gone or disabled, or its tenant is not the user's tenant."""
+    from django.contrib.auth import get_user_model
+
+    claims = decode_jwt(token)
+    user = get_user_model().objects.select_related("profile").filter(pk=claims.user_id, is_active=True).first()
+    if user is None:
+        raise TokenError("unknown_user", "the token's user does not exist or is disabled")
+    profile = getattr(user, "profile", None)
+    if claims.tenant_id is not None and claims.tenant_id != (profile.tenant_id if profile else None):
+        raise TokenError("invalid_token", "token tenant does not match the user's tenant")
+    return user, claims

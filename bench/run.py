@@ -215,6 +215,9 @@ def prepare_product(env: Env) -> None:
         REALTIME_VALIDATE_EVENTS="0",
         LOG_LEVEL="WARNING",
         JWT_TTL_SECONDS="86400",
+        # thousands of connections of one user from one address: the caps (realtime/caps.py) off
+        SOCKETIO_MAX_CONNECTIONS_PER_USER="0",
+        SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS="0",
         PYTHONPATH=str(BASE),
     )
     env.product_env.pop("DATABASE_NAME_OVERRIDE", None)

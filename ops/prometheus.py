@@ -25,6 +25,14 @@ JOB_DURATION_BUCKETS = job_runs.BUCKETS
 PROCESS_COUNTERS = {
     "connections": ("realtime_connections_opened", "Socket.IO connections accepted"),
     "connections_refused": ("realtime_connections_refused", "Socket.IO connections refused (auth)"),
+    "connections_capped_user": (
+        "realtime_connections_capped_user",
+        "Connections (Socket.IO and /ws/rooms/) refused: SOCKETIO_MAX_CONNECTIONS_PER_USER reached",
+    ),
+    "connections_capped_address": (
+        "realtime_connections_capped_address",
+        "Connections (Socket.IO and /ws/rooms/) refused: SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS reached",
+    ),
     "disconnections": ("realtime_disconnections", "Socket.IO disconnections"),
     "deliveries": ("realtime_deliveries", "Room events delivered to local clients"),
     "events_received": ("realtime_events_received", "Room events received from Redis pub/sub"),

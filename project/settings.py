@@ -149,6 +149,12 @@ SOCKETIO_PING_TIMEOUT: int = env.int("SOCKETIO_PING_TIMEOUT", default=20)
 # Token bucket per connection for client-to-server events.
 SOCKETIO_RATE_LIMIT_PER_SECOND: float = env.float("SOCKETIO_RATE_LIMIT_PER_SECOND", default=20.0)
 SOCKETIO_RATE_LIMIT_BURST: int = env.int("SOCKETIO_RATE_LIMIT_BURST", default=40)
+# Connection caps (realtime/caps.py), across all server processes: Socket.IO namespace connections
+# plus plain /ws/rooms/ connections, per user and per client address. 0 turns a cap off.
+SOCKETIO_MAX_CONNECTIONS_PER_USER: int = env.int("SOCKETIO_MAX_CONNECTIONS_PER_USER", default=50)
+SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS: int = env.int("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS", default=500)
+if SOCKETIO_MAX_CONNECTIONS_PER_USER < 0 or SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS < 0:
+    raise ImproperlyConfigured("SOCKETIO_MAX_CONNECTIONS_PER_USER/_PER_ADDRESS must be 0 (off) or more")
 # Replay log: per-room Redis stream, bounded by length and by age.
 REPLAY_LOG_MAXLEN: int = env.int("REPLAY_LOG_MAXLEN", default=1000)
 REPLAY_LOG_MAX_AGE_SECONDS: int = env.int("REPLAY_LOG_MAX_AGE_SECONDS", default=24 * 3600)

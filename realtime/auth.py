@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken, hash_api_token
-from accounts.tokens import TokenError, decode_jwt
+from accounts.tokens import TokenError, user_for_jwt
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,14 @@ class Identity:
     expires_at: float | None = None  # JWTs only: the connection is closed then
 
 
-async def _user_identity(user_id: int, via: str, expires_at: float | None = None) -> Identity:
+async def _user_identity(user_id: int, via: str) -> Identity:
     user = await get_user_model().objects.select_related("profile").filter(pk=user_id, is_active=True).afirst()
     if user is None:
         raise Refused("unknown_user", "the token's user does not exist or is disabled")
+    return _identity(user, via)
+
+
+def _identity(user: Any, via: str, expires_at: float | None = None) -> Identity:
     profile = getattr(user, "profile", None)
     return Identity(
         user_id=user.pk,
@@ -78,13 +83,10 @@ async def _from_jwt(token: Any) -> Identity:
     if not isinstance(token, str):
         raise Refused("invalid_token", "auth.token must be a string")
     try:
-        claims = decode_jwt(token)
+        user, claims = await sync_to_async(user_for_jwt)(token)
     except TokenError as exc:
         raise Refused(exc.code, str(exc)) from exc
-    identity = await _user_identity(claims.user_id, "jwt", claims.expires_at)
-    if claims.tenant_id is not None and claims.tenant_id != identity.tenant_id:
-        raise Refused("invalid_token", "token tenant does not match the user's tenant")
-    return identity
+    return _identity(user, "jwt", claims.expires_at)
 
 
 async def _from_api_token(raw: str) -> Identity:

@@ -34,7 +34,8 @@ RoomStreamConsumer (`/ws/rooms/`, project/routing.py)
               {"type": "subscribed", "namespace", "room", "seq", "epoch", "snapshot"?}
               {"type": "event", "namespace", "room", "event", "data": {..., "_meta": {room, seq, epoch}}}
               {"type": "resync_required", "namespace", "room", "reason"}
-              {"type": "error", "code", "message"}   (auth errors are followed by close 4401/4403)
+              {"type": "error", "code", "message"}   (refusals are followed by close 4401/4403, or
+                                                      4429 for too_many_connections: realtime.caps)
 
     Each connection holds one Redis connection while it waits for events: fine for the clients
     that need this path, not meant for tens of thousands of them (Socket.IO is).
@@ -53,9 +54,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from realtime import contract, eventlog, metrics, rooms
+from realtime import caps, contract, eventlog, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import emit, tenant_room, user_room
 from realtime.namespaces import TokenBucket
@@ -66,7 +68,7 @@ log = logging.getLogger(__name__)
 STAFF = "staff"
 MAX_FRAME_CHARS = 4096
 MAX_FOLLOWED = 50
-BLOCK_MS = 3000  # below the Redis client's 5 s socket timeout
+BLOCK_MS = 3000  # well below the blocking client's socket timeout (realtime.redis.BLOCKING_SOCKET_TIMEOUT)
 STOP_READER_WAIT_SECONDS = 0.2  # see RoomStreamConsumer._stop_reader
 READ_COUNT = 200
 BRIDGED_COUNTS_KEY = "rt:bridged"  # Redis hash event -> bridged group_sends, every process (ops, /metrics)
@@ -102,7 +104,18 @@ def group_to_room(group: str) -> str | None:
 # --- the channel layer ---------------------------------------------------------------------------
 
 
+# The channel layer's Redis read timeout: above channels_redis' blocking read (BZPOPMIN, its
+# `brpop_timeout`, 5 s), which a consumer's `await_many_dispatch` keeps waiting in while the
+# client is idle. redis-py's default socket timeout is also 5 s, so the read timed out first and
+# every idle /ws/rooms/ consumer died with redis TimeoutError (close 1011) after about 5 s.
+LAYER_READ_MARGIN_SECONDS = 10
+
+
 class RealtimeChannelLayer(RedisChannelLayer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hosts = [layer_host(host, self.brpop_timeout) for host in self.hosts]
+
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         room = group_to_room(group)
         if room is not None and isinstance(message, dict) and "event" in message:
@@ -113,6 +126,20 @@ class RealtimeChannelLayer(RedisChannelLayer):
             }
             message = {**message, "data": data}
         await super().group_send(group, message)
+
+
+def layer_host(host: dict[str, Any], blocking_read_seconds: float) -> dict[str, Any]:
+    """A channels_redis host entry whose Redis socket timeout outlasts the layer's blocking read
+    (set when the entry has none; refused when it has one that does not)."""
+    host = dict(host)
+    timeout = host.setdefault("socket_timeout", blocking_read_seconds + LAYER_READ_MARGIN_SECONDS)
+    if timeout is not None and timeout <= blocking_read_seconds:
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYERS socket_timeout ({timeout} s) must be above the layer's blocking read "
+            f"({blocking_read_seconds} s), or idle WebSocket consumers are closed by a Redis timeout"
+        )
+    host.setdefault("socket_connect_timeout", 2)
+    return host
 
 
 async def publish(room: str, message: dict[str, Any]) -> eventlog.Published:
@@ -146,8 +173,13 @@ def group_send_on_commit(group: str, message: dict[str, Any]) -> None:
 # --- the plain WebSocket consumer ----------------------------------------------------------------
 
 
+# close codes of a refused connection, after its error frame (anything else: 4401)
+REFUSAL_CLOSE_CODES = {"forbidden_origin": 4403, caps.REFUSED_CODE: 4429}
+
+
 class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
     identity: Identity | None = None
+    lease: caps.Lease | None = None
     counted = False
 
     async def connect(self) -> None:
@@ -161,11 +193,12 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
             identity = await identify({"QUERY_STRING": query, "asgi.scope": self.scope}, None)
             if identity.via == "session" and self._origin() not in settings.SOCKETIO_ALLOWED_ORIGINS:
                 raise Refused("forbidden_origin", "session connections must come from an allowed origin")
+            self.lease = await caps.take(identity.user_id, caps.client_address(self.scope))
         except Refused as exc:
             metrics.incr("connections_refused")
             log.info("ws/rooms refused code=%s", exc.code)
             await self.send_json({"type": "error", "code": exc.code, "message": str(exc)})
-            await self.close(code=4403 if exc.code == "forbidden_origin" else 4401)
+            await self.close(code=REFUSAL_CLOSE_CODES.get(exc.code, 4401))
             return
         self.identity = identity
         if identity.expires_at is not None:
@@ -205,6 +238,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=4401)
 
     async def disconnect(self, code: int) -> None:
+        await caps.release(self.lease)
+        self.lease = None
         if self.counted:
             self.counted = False
             metrics.adjust(metrics.WS_ROOMS_LIVE, -1)

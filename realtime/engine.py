@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import binascii
 import contextvars
+import json
 import logging
 import urllib.parse
 from typing import Any
@@ -93,10 +94,7 @@ class PollingSocket(AsyncSocket):
     """python-engineio's socket, refusing a POST body it cannot decode instead of dropping it."""
 
     async def handle_post_request(self, environ: dict) -> None:
-        length = int(environ.get("CONTENT_LENGTH", "0"))
-        if length > self.server.max_http_buffer_size:
-            raise exceptions.ContentTooLongError()
-        body = await environ["wsgi.input"].read(length)
+        body = await read_body(environ, self.server.max_http_buffer_size)
         try:
             text = body.decode("utf-8")
             problem = next(filter(None, map(frame_problem, text.split("\x1e"))), None) if text else None
@@ -113,6 +111,24 @@ class PollingSocket(AsyncSocket):
             raise InvalidPayloadError(problem)
         for pkt in packets:
             await self.receive(pkt)
+
+
+async def read_body(environ: dict, limit: int) -> bytes:
+    """A long-polling POST's body, also when it has no Content-Length (`Transfer-Encoding:
+    chunked`: python-engineio read `CONTENT_LENGTH or 0` bytes, so a chunked CONNECT was answered
+    200 and never happened). A body over `limit` bytes is refused (400, Engine.IO error), either way."""
+    raw = environ.get("CONTENT_LENGTH")
+    if raw is None or raw == "":
+        body = await environ["wsgi.input"].read(limit + 1)  # the ASGI body, however it was framed
+        if len(body) > limit:
+            raise exceptions.ContentTooLongError()
+        return body
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidPayloadError("bad Content-Length")
+    length = int(raw)
+    if length > limit:
+        raise exceptions.ContentTooLongError()
+    return await environ["wsgi.input"].read(length)
 
 
 class ValidatingWebSocket(eio_asgi.WebSocket):
@@ -137,6 +153,11 @@ class RealtimeEngineServer(engineio.AsyncServer):
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}
+        if scope.get("type") == "http" and len(args) >= 3 and _wants_jsonp(scope):
+            # Legacy JSONP polling (`?j=N`) answers with a script to embed: off (issue 21).
+            metrics.incr("bad_packets")
+            log.info("refused JSONP long-polling request")
+            return await self._make_response(JSONP_REFUSED, _environ(scope, args[2]))
         is_post = scope.get("type") == "http" and scope.get("method") == "POST"
         started = False
         if is_post:
@@ -189,6 +210,18 @@ class RealtimeEngineServer(engineio.AsyncServer):
         await super().disconnect(sid)
 
 
+JSONP_REFUSED = {
+    "status": "400 BAD REQUEST",
+    "headers": [("Content-Type", "application/json")],
+    "response": json.dumps({"error": "JSONP long-polling is not supported", "code": "jsonp_not_supported"}).encode(),
+}
+
+
+def _wants_jsonp(scope: dict) -> bool:
+    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return "j" in query
+
+
 def _environ(scope: dict, send: Any) -> dict:
     """What python-engineio's `_make_response` reads of a request (its CORS headers, the ASGI send)."""
     environ = {
@@ -197,7 +230,7 @@ def _environ(scope: dict, send: Any) -> dict:
     }
     environ.update(
         {
-            "REQUEST_METHOD": "POST",
+            "REQUEST_METHOD": scope.get("method", "POST"),
             "wsgi.url_scheme": scope.get("scheme", "http"),
             "asgi.scope": scope,
             "asgi.send": send,

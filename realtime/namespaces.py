@@ -22,7 +22,7 @@ from typing import Any
 import socketio
 from django.conf import settings
 
-from realtime import contract, handlers, metrics, rooms
+from realtime import caps, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import project_room, tenant_room, user_room
 
@@ -96,12 +96,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._identities: dict[str, Identity] = {}
+        self._leases: dict[str, caps.Lease | None] = {}
 
     # --- connection ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         try:
             identity = await identify(environ, auth)
+            lease = await caps.take(identity.user_id, caps.client_address(environ.get("asgi.scope") or {}))
         except Refused as exc:
             metrics.incr("connections_refused")
             log.info("connect refused ns=%s code=%s", self.namespace, exc.code)
@@ -110,6 +112,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             refusal.error_args = {**exc.as_error(), "data": exc.as_error()}
             raise refusal from None
         self._identities[sid] = identity
+        self._leases[sid] = lease
         self._buckets[sid] = TokenBucket()
         if identity.expires_at is not None:
             delay = max(0.0, identity.expires_at - time.time())
@@ -215,6 +218,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             handle.cancel()
         self._buckets.pop(sid, None)
         self._identities.pop(sid, None)
+        await caps.release(self._leases.pop(sid, None))
         metrics.incr("disconnections")
 
     # --- sending to one connection ---------------------------------------------------------------
@@ -238,15 +242,15 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             return await super().trigger_event(event, *args)
         sid = args[0]
         identity = self._identities.get(sid)
-        if identity is None:
-            return None
+        if identity is None:  # the connection is ending
+            return {"ok": False, "code": "unauthenticated", "message": "the connection is not authenticated"}
         bucket = self._buckets[sid]
         if not bucket.take():
             metrics.incr("rate_limited")
             if bucket.strikes > settings.SOCKETIO_RATE_LIMIT_BURST * 5:
                 log.warning("disconnect flooding client ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
                 await self.disconnect(sid)
-                return None
+                return {"ok": False, "code": "rate_limited", "message": "too many events, disconnected"}
             if bucket.strikes % 20 == 1:  # tell the client, without answering each flooded event
                 return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
             return {"ok": False, "code": "rate_limited", "message": "too many events"}

@@ -18,6 +18,7 @@ _blocking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] 
 
 ASYNC_POOL_SIZE = 200  # REALTIME_REDIS_POOL_SIZE overrides it
 CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
+BLOCKING_SOCKET_TIMEOUT = 15  # blocking_client(): its commands block for at most 5 s (XREAD BLOCK)
 
 
 def sync_client() -> redis.Redis:
@@ -56,6 +57,10 @@ def blocking_client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _blocking.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, **CLIENT_OPTIONS)
+        # Its reads wait up to the command's BLOCK on purpose: the socket timeout must outlast it
+        # by far, or a busy loop turns a normal empty XREAD into a TimeoutError (issue 21).
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, **{**CLIENT_OPTIONS, "socket_timeout": BLOCKING_SOCKET_TIMEOUT}
+        )
         _blocking[loop] = client
     return client

@@ -99,7 +99,13 @@ class RealtimeServer(socketio.AsyncServer):
         # A client may not fire the reserved handlers ("connect", "disconnect") as events, and
         # an event name must be a string.
         if not isinstance(data, list) or not data or not isinstance(data[0], str) or data[0] in self.reserved_events:
-            await self._refuse(eio_sid, namespace or "/", "invalid_event", "event name must be a non-reserved string")
+            message = "event name must be a non-reserved string"
+            await self._refuse(eio_sid, namespace or "/", "invalid_event", message)
+            if id is not None:  # the client's call() gets its answer instead of waiting for its timeout
+                answer = {"ok": False, "code": "invalid_event", "message": message}
+                await self._send_packet(
+                    eio_sid, self.packet_class(socketio.packet.ACK, namespace=namespace or "/", id=id, data=[answer])
+                )
             return
         return await super()._handle_event(eio_sid, namespace, id, data)
 
