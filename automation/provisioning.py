@@ -6,7 +6,6 @@ already done are skipped (the job's `step` is its checkpoint)."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import Any
@@ -43,7 +42,7 @@ class ProvisioningError(Exception):
 
 
 def site_url(tenant: Tenant) -> str:
-    domain = getattr(settings, "PROVISIONING_BASE_DOMAIN", "erp.example.com")
+    domain = settings.PROVISIONING_BASE_DOMAIN
     return f"https://{tenant.slug}.{domain}"
 
 
@@ -162,7 +161,7 @@ def provision_tenant(*, job_id: int) -> dict[str, Any]:
         if job.status in (P.COMPLETED, P.FAILED):
             return {"job_id": job_id, "skipped": job.status}
         done = [name for name, _, _ in STEPS].index(job.step) + 1 if job.step else 0
-        pace = max(job.step_seconds, float(os.environ.get("PROVISIONING_STEP_SECONDS", "0")))
+        pace = max(job.step_seconds, settings.PROVISIONING_STEP_SECONDS)
         for name, progress, message in STEPS[done:]:
             _update(job, status=P.RUNNING, progress=max(progress - 10, 0), message=f"{message}...")
             time.sleep(pace)  # the time the real step (bench new-site, install-app) takes

@@ -74,7 +74,7 @@ QUEUE_DOWN_MESSAGE = "The job queue was unavailable, so the run was not started.
 
 
 def max_tickers() -> int:
-    return int(getattr(settings, "AUTOMATION_MAX_TICKERS", 25))
+    return settings.AUTOMATION_MAX_TICKERS
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None =
     job_id = f"automation-{run.pk}-{uuid.uuid4().hex[:8]}"
     AutomationRun.objects.filter(pk=run.pk).update(job_id=job_id)
     run.job_id = job_id
-    retries = int(getattr(settings, "AUTOMATION_RUN_RETRIES", 1))
+    retries = settings.AUTOMATION_RUN_RETRIES
 
     def enqueue() -> None:
         if announce is not None:
