@@ -20,6 +20,7 @@ from accounts.models import Tenant
 from automation.models import ProvisioningJob
 from automation.services import Conflict, InvalidInput, NotFound, QueueUnavailable
 from jobs.queues import queue_named
+from project.ids import parse_id
 from realtime.emit import EmitError, emit, tenant_room
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,14 @@ def _tenant_for(user, tenant_id: Any) -> Tenant:
         if profile is None:
             raise InvalidInput("no_tenant", "you belong to no tenant: pass tenant_id")
         return profile.tenant
-    raw = str(tenant_id)
-    if isinstance(tenant_id, bool) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    pk = parse_id(tenant_id)
+    if pk is None:
         raise InvalidInput("invalid_tenant", "tenant_id must be a tenant's numeric id")
-    if not user.is_staff and (profile is None or profile.tenant_id != int(raw)):
-        raise NotFound("not_found", f"no tenant {raw}")
-    tenant = Tenant.objects.filter(pk=int(raw)).first()
+    if not user.is_staff and (profile is None or profile.tenant_id != pk):
+        raise NotFound("not_found", f"no tenant {tenant_id}")
+    tenant = Tenant.objects.filter(pk=pk).first()
     if tenant is None:
-        raise NotFound("not_found", f"no tenant {raw}")
+        raise NotFound("not_found", f"no tenant {tenant_id}")
     return tenant
 
 

@@ -81,6 +81,7 @@ def test_it_answers_bad_applications_with_4xx(world, courier, asgi_server):
     for body in (
         {},
         {"opening_id": "x"},
+        {"opening_id": 10**19},  # more digits than an id has: malformed (400), like every other id field
         {"opening_id": courier.pk, "skills": "driving"},
         {"opening_id": courier.pk, "experience_years": -1},
     ):
