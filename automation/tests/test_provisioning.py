@@ -11,8 +11,8 @@ from rq.serializers import JSONSerializer
 from accounts.models import Profile, Tenant
 from automation import provisioning
 from automation.models import ProvisioningJob
-from conftest import wait_until
 from realtime.emit import emit, tenant_room
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NS = "/provisioning"

@@ -11,8 +11,8 @@ import requests
 
 from billing import tasks
 from billing.models import Employment, JobApplication, JobOpening
-from conftest import drain
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

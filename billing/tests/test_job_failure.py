@@ -10,8 +10,8 @@ from rq.serializers import JSONSerializer
 
 from billing import tasks
 from billing.models import Payment
-from conftest import drain, wait_until
 from realtime.emit import user_room
+from testing.waits import drain, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from billing.models import BalanceSheet, BankAccount, Liability, LiabilityOffset
-from conftest import drain
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
