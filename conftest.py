@@ -6,53 +6,40 @@
 - `world`: healthchecks-style users: alice owns, bob is on her team (same tenant, same project),
   charlie is an outsider (another tenant).
 - `connect`: real python-socketio clients (realtime.client.RealtimeClient), disconnected after.
+
+The fixtures are here (pytest finds them here); the helpers they wrap, and that tests import,
+are in the `testing` package (processes, the demo world, waits, Redis client reset).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 
+from testing import BASE_DIR, LOG_DIR, counts
+from testing.counts import record_counts
+from testing.processes import LiveServer, Proc, process_env, spawn, start_private_worker, start_server, start_worker
+from testing.waits import drain, wait_until
+from testing.world import World, make_world
 from tools import embedded_redis
 
-BASE_DIR = Path(__file__).resolve().parent
-LOG_DIR = BASE_DIR / "var" / "test-logs"
-
-COUNTS_FILE = LOG_DIR / "fault-counts.txt"
+# The helpers live in testing/; these names are re-exported only for tests that still write
+# `from conftest import ...` (branches in flight when they moved). New tests import from testing/.
+__all__ = ["BASE_DIR", "LOG_DIR", "LiveServer", "Proc", "World", "drain", "process_env", "record_counts", "spawn"]
+__all__ += ["start_server", "start_worker", "wait_until"]
 
 _redis_proc: subprocess.Popen | None = None
-# The count lines the fault and replay tests recorded in this run (printed at the end of it).
-_recorded_counts: list[str] = []
-
-
-def record_counts(test: str, counts: dict[str, object]) -> str:
-    """Record a test's counts (events sent, received, replayed, duplicates dropped...): printed in
-    the run's terminal summary (so CI shows them without -s) and appended to
-    var/test-logs/fault-counts.txt (an absolute path: the suite may run from any directory)."""
-    line = f"{test}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
-    print(line)
-    _recorded_counts.append(line)
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with COUNTS_FILE.open("a") as handle:
-        handle.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + line + "\n")
-    return line
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if _recorded_counts:
+    if counts.recorded:
         terminalreporter.section("fault suite counts")
-        for line in _recorded_counts:
+        for line in counts.recorded:
             terminalreporter.write_line(line)
-        terminalreporter.write_line(f"(also appended to {COUNTS_FILE})")
+        terminalreporter.write_line(f"(also appended to {counts.COUNTS_FILE})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,130 +66,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _redis_proc.wait(10)
 
 
-# --- processes ------------------------------------------------------------------------------------
-
-
-def process_env(**extra: str) -> dict[str, str]:
-    from django.conf import settings
-
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings_test",
-        DATABASE_NAME_OVERRIDE=str(settings.DATABASES["default"]["NAME"]),
-        REDIS_URL=settings.REDIS_URL,
-        PYTHONUNBUFFERED="1",
-        RQ_JOB_MONITORING_INTERVAL="1",
-    )
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-
-    def kill9(self) -> None:
-        """kill -9 the process and its children (a worker and its work horse: a lost machine).
-
-        RQ puts the work horse in a process group of its own, so each child's group goes too."""
-        pid = self.popen.pid
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except FileNotFoundError:
-            children = []
-        for child in children:
-            try:
-                os.killpg(os.getpgid(int(child)), signal.SIGKILL)
-            except (ProcessLookupError, FileNotFoundError):
-                pass
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.popen.wait(10)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-                self.popen.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                self.kill9()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-
-def spawn(name: str, args: list[str], env: dict[str, str]) -> Proc:
-    log_path = LOG_DIR / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
-    handle = open(log_path, "wb")  # noqa: SIM115 (lives as long as the process)
-    popen = subprocess.Popen(
-        args, cwd=BASE_DIR, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    return Proc(name, popen, log_path)
-
-
-@dataclass
-class LiveServer:
-    url: str
-    port: int
-    proc: Proc
-
-
-def start_server(port: int | None = None, **extra_env: str) -> LiveServer:
-    port = port or embedded_redis.free_port()
-    origins = f"http://127.0.0.1:{port},http://localhost:{port}"
-    env = process_env(**{"SOCKETIO_ALLOWED_ORIGINS": origins, **extra_env})
-    proc = spawn(
-        "daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"server exited:\n{proc.log()}")
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return LiveServer(url, port, proc)
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            proc.stop()
-            raise RuntimeError(f"server did not answer /healthz in 30s:\n{proc.log()}")
-        time.sleep(0.1)  # polling a process that is starting: there is no event to wait on
-
-
-def start_worker(**extra_env: str) -> Proc:
-    """A real `manage.py rqworker` (TrackingWorker) on the default queue."""
-    args = [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"]
-    return spawn("rqworker", args, process_env(**extra_env))
-
-
-def wait_until(condition, *, timeout: float, what: str) -> None:
-    """Poll a condition that has no event to wait on (a Redis key's expiry, a row's state)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.1)
-
-
-def drain(client, room: str, *, namespace: str = "/") -> None:
-    """Everything sent to `room` on `namespace` so far has reached `client`: a marker emitted now
-    arrives after it. Assert that a client got nothing only after this (a bare `== []` straight
-    after another client's event passes by luck when the stray event is merely late)."""
-    from realtime.emit import emit
-
-    marker = uuid.uuid4().int % 2**31
-    emit("test_event", {"n": marker, "source": "drain"}, room=room, namespace=namespace)
-    client.wait_for(
-        "test_event",
-        lambda d: d.get("n") == marker and d["_meta"]["room"] == room,
-        namespace=namespace,
-        timeout=10,
-    )
+# --- processes (testing.processes) --------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -253,9 +117,7 @@ def private_worker(asgi_server):
     started: list[Proc] = []
 
     def make(queue, **env: str) -> Proc:
-        proc = spawn(
-            "rqworker-private", [sys.executable, "-m", "tools.rq_queue_worker", queue.name], process_env(**env)
-        )
+        proc = start_private_worker(queue, **env)
         started.append(proc)
         return proc
 
@@ -264,50 +126,12 @@ def private_worker(asgi_server):
         proc.stop()
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class World:
-    acme: object
-    globex: object
-    alice: object
-    bob: object
-    charlie: object
-    apollo: object  # alice + bob
-    borealis: object  # alice only
-    cygnus: object  # charlie (globex)
-
-    def token(self, user, **kwargs) -> str:
-        from accounts.tokens import issue_jwt
-
-        return issue_jwt(user=user, **kwargs)
+# --- data (testing.world) -------------------------------------------------------------------------
 
 
 @pytest.fixture
 def world(django_db_blocker) -> World:
-    from django.contrib.auth import get_user_model
-
-    from accounts.models import Profile, Project, Tenant
-
-    suffix = str(time.monotonic_ns())[-8:]
-    User = get_user_model()
-    acme = Tenant.objects.create(name=f"Acme {suffix}", slug=f"acme-{suffix}")
-    globex = Tenant.objects.create(name=f"Globex {suffix}", slug=f"globex-{suffix}")
-
-    def user(name: str, tenant) -> object:
-        u = User.objects.create_user(f"{name}{suffix}", f"{name}@example.com", "password")
-        Profile.objects.create(user=u, tenant=tenant)
-        return u
-
-    alice, bob, charlie = user("alice", acme), user("bob", acme), user("charlie", globex)
-    apollo = Project.objects.create(tenant=acme, name="Apollo")
-    apollo.members.set([alice, bob])
-    borealis = Project.objects.create(tenant=acme, name="Borealis")
-    borealis.members.set([alice])
-    cygnus = Project.objects.create(tenant=globex, name="Cygnus")
-    cygnus.members.set([charlie])
-    return World(acme, globex, alice, bob, charlie, apollo, borealis, cygnus)
+    return make_world()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ cancel requests are read from the run row between tickers."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -28,10 +27,7 @@ log = logging.getLogger(__name__)
 
 def step_seconds(run: AutomationRun) -> float:
     """Per-run pace, or the worker's AUTOMATION_STEP_SECONDS (demos and tests), whichever is longer."""
-    configured = getattr(settings, "AUTOMATION_STEP_SECONDS", None)
-    if configured is None:
-        configured = os.environ.get("AUTOMATION_STEP_SECONDS", "0")
-    return max(run.step_seconds, float(configured))
+    return max(run.step_seconds, settings.AUTOMATION_STEP_SECONDS)
 
 
 def publication_key(run: AutomationRun, ticker: str) -> str:

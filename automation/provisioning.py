@@ -6,7 +6,6 @@ already done are skipped (the job's `step` is its checkpoint)."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import Any
@@ -21,6 +20,7 @@ from accounts.models import Tenant
 from automation.models import ProvisioningJob
 from automation.services import Conflict, InvalidInput, NotFound, QueueUnavailable
 from jobs.queues import queue_named
+from project.ids import parse_id
 from realtime.emit import EmitError, emit, tenant_room
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ProvisioningError(Exception):
 
 
 def site_url(tenant: Tenant) -> str:
-    domain = getattr(settings, "PROVISIONING_BASE_DOMAIN", "erp.example.com")
+    domain = settings.PROVISIONING_BASE_DOMAIN
     return f"https://{tenant.slug}.{domain}"
 
 
@@ -74,14 +74,14 @@ def _tenant_for(user, tenant_id: Any) -> Tenant:
         if profile is None:
             raise InvalidInput("no_tenant", "you belong to no tenant: pass tenant_id")
         return profile.tenant
-    raw = str(tenant_id)
-    if isinstance(tenant_id, bool) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    pk = parse_id(tenant_id)
+    if pk is None:
         raise InvalidInput("invalid_tenant", "tenant_id must be a tenant's numeric id")
-    if not user.is_staff and (profile is None or profile.tenant_id != int(raw)):
-        raise NotFound("not_found", f"no tenant {raw}")
-    tenant = Tenant.objects.filter(pk=int(raw)).first()
+    if not user.is_staff and (profile is None or profile.tenant_id != pk):
+        raise NotFound("not_found", f"no tenant {tenant_id}")
+    tenant = Tenant.objects.filter(pk=pk).first()
     if tenant is None:
-        raise NotFound("not_found", f"no tenant {raw}")
+        raise NotFound("not_found", f"no tenant {tenant_id}")
     return tenant
 
 
@@ -162,7 +162,7 @@ def provision_tenant(*, job_id: int) -> dict[str, Any]:
         if job.status in (P.COMPLETED, P.FAILED):
             return {"job_id": job_id, "skipped": job.status}
         done = [name for name, _, _ in STEPS].index(job.step) + 1 if job.step else 0
-        pace = max(job.step_seconds, float(os.environ.get("PROVISIONING_STEP_SECONDS", "0")))
+        pace = max(job.step_seconds, settings.PROVISIONING_STEP_SECONDS)
         for name, progress, message in STEPS[done:]:
             _update(job, status=P.RUNNING, progress=max(progress - 10, 0), message=f"{message}...")
             time.sleep(pace)  # the time the real step (bench new-site, install-app) takes

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 
 from automation import services
 from automation.models import AutomationRun
+from project.ids import parse_id
 from realtime import handlers, rooms
 from realtime.auth import Identity
 
@@ -22,12 +23,13 @@ def _user(identity: Identity):
 
 
 async def may_see_run(identity: Identity, key: str) -> bool:
-    if not (key.isascii() and key.isdigit()) or len(key) > 18:
+    run_id = parse_id(key)
+    if run_id is None:
         return False
-    if await AutomationRun.objects.filter(pk=int(key), owner_id=identity.user_id).aexists():
+    if await AutomationRun.objects.filter(pk=run_id, owner_id=identity.user_id).aexists():
         return True
     staff = await get_user_model().objects.filter(pk=identity.user_id, is_staff=True, is_active=True).aexists()
-    return staff and await AutomationRun.objects.filter(pk=int(key)).aexists()
+    return staff and await AutomationRun.objects.filter(pk=run_id).aexists()
 
 
 @sync_to_async

@@ -25,6 +25,7 @@ from rq import Callback, Queue, Retry
 from automation import events
 from automation.models import AutomationRun, PublishingProfile, TickerState
 from jobs.queues import queue_named
+from project.ids import parse_id
 from realtime.emit import EmitError
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ QUEUE_DOWN_MESSAGE = "The job queue was unavailable, so the run was not started.
 
 
 def max_tickers() -> int:
-    return int(getattr(settings, "AUTOMATION_MAX_TICKERS", 25))
+    return settings.AUTOMATION_MAX_TICKERS
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -101,14 +102,10 @@ def parse_tickers(raw: Any) -> list[str]:
 
 
 def parse_profile(owner, raw: Any) -> PublishingProfile:
-    if (
-        isinstance(raw, bool)
-        or not isinstance(raw, int | str)
-        or not (str(raw).isascii() and str(raw).isdigit())
-        or len(str(raw)) > 18
-    ):
+    pk = parse_id(raw)
+    if pk is None:
         raise InvalidInput("invalid_profile", "profile_id must be the numeric id of one of your profiles")
-    profile = PublishingProfile.objects.filter(pk=int(raw), owner=owner).first()
+    profile = PublishingProfile.objects.filter(pk=pk, owner=owner).first()
     if profile is None:
         raise InvalidInput("unknown_profile", f"unknown profile {raw}")
     return profile
@@ -124,15 +121,15 @@ def parse_step_seconds(raw: Any) -> float:
 
 def run_for(user, run_id: Any) -> AutomationRun:
     """The run, if `user` owns it or is staff; otherwise NotFound (no hint that it exists)."""
-    raw = str(run_id)
-    if isinstance(run_id, bool) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    pk = parse_id(run_id)
+    if pk is None:
         raise NotFound("not_found", "automation_id must be a run's numeric id")
     runs = AutomationRun.objects.select_related("owner", "profile")
     if not user.is_staff:
         runs = runs.filter(owner=user)
-    run = runs.filter(pk=int(raw)).first()
+    run = runs.filter(pk=pk).first()
     if run is None:
-        raise NotFound("not_found", f"no automation run {raw}")
+        raise NotFound("not_found", f"no automation run {run_id}")
     return run
 
 
@@ -154,7 +151,7 @@ def _enqueue_on_commit(run: AutomationRun, announce: Callable[[], None] | None =
     job_id = f"automation-{run.pk}-{uuid.uuid4().hex[:8]}"
     AutomationRun.objects.filter(pk=run.pk).update(job_id=job_id)
     run.job_id = job_id
-    retries = int(getattr(settings, "AUTOMATION_RUN_RETRIES", 1))
+    retries = settings.AUTOMATION_RUN_RETRIES
 
     def enqueue() -> None:
         if announce is not None:

@@ -38,7 +38,7 @@ def _job_ended(connection, job_id: str) -> bool:
 
 
 def sweep_stale_runs() -> int:
-    grace = int(getattr(settings, "AUTOMATION_SWEEP_GRACE_SECONDS", 60))
+    grace = settings.AUTOMATION_SWEEP_GRACE_SECONDS
     connection = django_rq.get_connection("default")
     cutoff = timezone.now() - timedelta(seconds=grace)
     failed = 0

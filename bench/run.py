@@ -244,6 +244,7 @@ def start_stack(name: str, env: Env) -> Stack:
             env.product_env,
             SOCKETIO_ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
             REALTIME_FASTPATH="0" if name == "ours-before" else "1",
+            REALTIME_UVLOOP="1" if name == "ours-uvloop" else "0",
         )
         if name == "ours-uvicorn":
             argv = [PY, "-m", "uvicorn", "--loop", "uvloop", "--ws", "auto", "--log-level", "warning"]

@@ -36,18 +36,17 @@ from realtime.emit import emit, user_room
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 60
-RETRY_INTERVALS_SECONDS = (5, 30, 120)  # one retry per interval
 FAILURE_SENT_KEY = "billing:failure-sent:{}"
 FAILURE_SENT_TTL_SECONDS = 7 * 24 * 3600
 
 
 def retry_policy() -> Retry:
-    intervals = [int(s) for s in getattr(settings, "BILLING_RETRY_INTERVALS", RETRY_INTERVALS_SECONDS)]
+    intervals = [int(s) for s in settings.BILLING_RETRY_INTERVALS]
     return Retry(max=len(intervals), interval=intervals)
 
 
 def queue_name() -> str:
-    return getattr(settings, "BILLING_QUEUE", "default")
+    return settings.BILLING_QUEUE
 
 
 class EnqueueError(RuntimeError):

@@ -14,6 +14,7 @@ from accounts.http import ApiError, api_view, json_body, refuse_control_characte
 from billing import bank, dedupe, tasks
 from billing.models import BankAccount, JobApplication, JobOpening, Liability, Subscription
 from billing.money import parse_amount
+from project.ids import parse_id
 
 CLIENT_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -121,8 +122,8 @@ def update_liability(request: HttpRequest, username: str) -> JsonResponse:
     `liabilities_offset_complete`. Without an amount, all that is outstanding is offset."""
     _own(request, username)
     body = json_body(request)
-    liability_id = body.get("liability_id")
-    if not isinstance(liability_id, int) or isinstance(liability_id, bool) or liability_id < 1:
+    liability_id = parse_id(body.get("liability_id"), strings=False)
+    if not liability_id:  # not a JSON integer id (a string too), or 0
         raise ApiError(400, "liability_id must be a liability's numeric id", "invalid_input")
     amount = _amount(body, required=False)
     explicit_key = _client_key(request, body)
@@ -154,8 +155,8 @@ def apply_for_job(request: HttpRequest) -> JsonResponse:
     """POST /api/jobs/apply {opening_id, skills?, experience_years?} -> 202 {application_id}; then
     `job_application_complete` (hired: success shape; rejected: error shape with the reason)."""
     body = json_body(request)
-    opening_id = body.get("opening_id")
-    if not isinstance(opening_id, int) or isinstance(opening_id, bool) or opening_id < 1:
+    opening_id = parse_id(body.get("opening_id"), strings=False)
+    if not opening_id:  # not a JSON integer id (a string too), or 0
         raise ApiError(400, "opening_id must be a job opening's numeric id", "invalid_input")
     experience = body.get("experience_years", 0)
     if not isinstance(experience, int) or isinstance(experience, bool) or not 0 <= experience <= 100:

@@ -14,10 +14,10 @@ supervisor (systemd, scripts/run.sh) is still wanted for anything else a process
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import redis
+from django.conf import settings
 from django.db import close_old_connections
 from rq import worker_registration
 from rq.callbacks import execute_failure_callback
@@ -40,10 +40,10 @@ class TrackingWorker(Worker):
     def __init__(self, *args, **kwargs) -> None:
         # Heartbeats (and our liveness key) every few seconds while a job runs. (Worker.__init__
         # sets the attribute from its argument, so a class attribute would be overwritten.)
-        kwargs.setdefault("job_monitoring_interval", int(os.environ.get("RQ_JOB_MONITORING_INTERVAL", "5")))
+        kwargs.setdefault("job_monitoring_interval", settings.RQ_JOB_MONITORING_INTERVAL)
         # Jobs are JSON, never pickle (rqworker passes its pickle default when not told).
         kwargs["serializer"] = JSONSerializer
-        kwargs.setdefault("maintenance_interval", int(os.environ.get("RQ_MAINTENANCE_INTERVAL", "30")))
+        kwargs.setdefault("maintenance_interval", settings.RQ_MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
         self._redis_down_since: float | None = None
         self._outage_backoff = 0.5

@@ -8,6 +8,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from notifications import services
+from project import ids
 from realtime import handlers
 from realtime.auth import Identity
 
@@ -15,10 +16,10 @@ NAMESPACE = services.NAMESPACE
 
 
 def parse_id(raw: Any) -> int:
-    text = str(raw).strip()
-    if isinstance(raw, bool) or not (text.isascii() and text.isdigit()) or len(text) > 18:
+    notification_id = ids.parse_id(raw.strip() if isinstance(raw, str) else raw)
+    if notification_id is None:
         raise handlers.EventError("invalid_payload", "notification_id must be a notification's numeric id")
-    return int(text)
+    return notification_id
 
 
 @handlers.on("notification_read", namespace=NAMESPACE)

@@ -10,5 +10,5 @@ class OpsConfig(AppConfig):
 
         from ops import errorlog
 
-        if getattr(settings, "OPS_RECENT_ERRORS", True):
+        if settings.OPS_RECENT_ERRORS:
             errorlog.install()

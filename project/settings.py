@@ -17,6 +17,13 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
+
+def _non_negative(name: str, value: float) -> float:
+    if not 0 <= value < float("inf"):  # NaN too
+        raise ImproperlyConfigured(f"{name} must be a finite number of seconds, 0 or more (got {value})")
+    return value
+
+
 DEBUG: bool = env.bool("DEBUG", default=False)
 
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdef"
@@ -165,6 +172,12 @@ REALTIME_CONTRACT_EXTRA: list[str] = env.list("REALTIME_CONTRACT_EXTRA", default
 PROGRESS_MIN_INTERVAL_SECONDS: float = env.float("PROGRESS_MIN_INTERVAL_SECONDS", default=0.5)
 # Global emit counters in Redis (events published per event name, from every process).
 REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
+# Room events encoded once per room and written straight to daphne's connection (realtime/fastpath.py).
+REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
+# Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
+REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
+# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
+REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run"]
 # The Socket.IO Admin UI (python-socketio's instrument()): off unless enabled with credentials.
 SOCKETIO_ADMIN_ENABLED: bool = env.bool("SOCKETIO_ADMIN_ENABLED", default=False)
 SOCKETIO_ADMIN_USERNAME: str = env.str("SOCKETIO_ADMIN_USERNAME", default="")
@@ -175,11 +188,21 @@ AUTOMATION_MAX_TICKERS: int = env.int("AUTOMATION_MAX_TICKERS", default=25)
 AUTOMATION_RUN_RETRIES: int = env.int("AUTOMATION_RUN_RETRIES", default=1)
 AUTOMATION_SWEEP_GRACE_SECONDS: int = env.int("AUTOMATION_SWEEP_GRACE_SECONDS", default=60)
 PROVISIONING_BASE_DOMAIN: str = env.str("PROVISIONING_BASE_DOMAIN", default="erp.example.com")
+# Worker env (demos and tests): the least pause per ticker / provisioning step; a run's own pace wins when longer.
+AUTOMATION_STEP_SECONDS: float = _non_negative(
+    "AUTOMATION_STEP_SECONDS", env.float("AUTOMATION_STEP_SECONDS", default=0.0)
+)
+PROVISIONING_STEP_SECONDS: float = _non_negative(
+    "PROVISIONING_STEP_SECONDS", env.float("PROVISIONING_STEP_SECONDS", default=0.0)
+)
 
 # --- Ops ------------------------------------------------------------------------------------------
 METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")  # Bearer token for /metrics (or a staff session)
-OPS_STATS_INTERVAL_SECONDS: float = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0)
-OPS_PROCESS_INTERVAL_SECONDS: float = env.float("OPS_PROCESS_INTERVAL_SECONDS", default=2.0)
+# Intervals shorter than half a second are raised to 0.5 s (the statistics loop's floor).
+OPS_STATS_INTERVAL_SECONDS: float = max(0.5, env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0))
+OPS_PROCESS_INTERVAL_SECONDS: float = max(0.5, env.float("OPS_PROCESS_INTERVAL_SECONDS", default=2.0))
+# The last server errors kept in Redis for the ops page (ops/errorlog.py).
+OPS_RECENT_ERRORS: bool = env.bool("OPS_RECENT_ERRORS", default=True)
 
 # --- JSON API (accounts/http.py) ------------------------------------------------------------------
 API_MAX_BODY_BYTES: int = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # larger: 413 body_too_large
@@ -210,6 +233,12 @@ JWT_TTL_SECONDS: int = env.int("JWT_TTL_SECONDS", default=3600)
 # --- RQ -------------------------------------------------------------------------------------------
 RQ_DEFAULT_TIMEOUT: int = env.int("RQ_DEFAULT_TIMEOUT", default=600)
 RQ_MAX_RETRIES: int = env.int("RQ_MAX_RETRIES", default=2)
+# Worker heartbeat and dead-worker reaping, seconds (jobs/worker.py).
+RQ_JOB_MONITORING_INTERVAL: int = env.int("RQ_JOB_MONITORING_INTERVAL", default=5)
+RQ_MAINTENANCE_INTERVAL: int = env.int("RQ_MAINTENANCE_INTERVAL", default=30)
+# Billing jobs' queue and their retries with back-off, one retry per interval (seconds): Python settings only.
+BILLING_QUEUE: str = "default"
+BILLING_RETRY_INTERVALS: list[int] = [5, 30, 120]
 BILLING_CRON_INTERVAL_SECONDS: int = env.int("BILLING_CRON_INTERVAL_SECONDS", default=3600)  # expiry checks
 # A keyless seed 000 request repeated within this many seconds is the first one again (billing/dedupe.py).
 BILLING_DEDUPE_WINDOW_SECONDS: int = env.int("BILLING_DEDUPE_WINDOW_SECONDS", default=30)

@@ -21,6 +21,8 @@ from typing import Any
 import socketio
 from engineio import payload as eio_payload
 
+from project.ids import parse_id
+
 META = "_meta"
 
 # python-engineio's client refuses a long-polling response of more than 16 packets ("Unexpected
@@ -186,8 +188,8 @@ class RealtimeClient:
         if not isinstance(data, dict):
             return None
         if event.endswith("_project"):
-            raw = str(data.get("project_id"))
-            return f"project:{int(raw)}" if raw.isascii() and raw.isdigit() else None
+            project_id = parse_id(data.get("project_id"))
+            return f"project:{project_id}" if project_id is not None else None
         room = data.get("room")
         return room if isinstance(room, str) else None  # anything else: the server refuses it
 

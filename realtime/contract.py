@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,14 +54,10 @@ def load() -> dict[str, Any]:
 
 
 def extra_paths() -> list[Path]:
-    """REALTIME_CONTRACT_EXTRA (settings, else the environment): comma-separated paths."""
+    """settings.REALTIME_CONTRACT_EXTRA: the paths (comma-separated in the environment)."""
     from django.conf import settings
 
-    raw = getattr(settings, "REALTIME_CONTRACT_EXTRA", None) if settings.configured else None
-    if raw is None:
-        raw = os.environ.get("REALTIME_CONTRACT_EXTRA", "")
-    items = raw.split(",") if isinstance(raw, str) else list(raw)
-    return [Path(item.strip()) for item in items if str(item).strip()]
+    return [Path(item.strip()) for item in settings.REALTIME_CONTRACT_EXTRA if str(item).strip()]
 
 
 def _merge(contract: dict[str, Any], path: Path) -> None:

@@ -143,7 +143,7 @@ def _counter_commands(counts: dict[str, int]) -> list[tuple]:
     # second's key gets its TTL once per process and second (every process that counts in a
     # second sets it, so the key expires even if another process died before setting it).
     global _expire_sent_for
-    if not counts or not getattr(settings, "REALTIME_EMIT_COUNTERS", True):
+    if not counts or not settings.REALTIME_EMIT_COUNTERS:
         return []
     second = f"{EMIT_SECOND_PREFIX}{int(time.time())}"
     commands: list[tuple] = [("HINCRBY", EMIT_COUNTS_KEY, event, n) for event, n in counts.items()]

@@ -41,13 +41,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import struct
 from collections.abc import Callable
 from typing import Any
 
 import engineio
 import socketio
+from django.conf import settings
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
@@ -57,7 +57,7 @@ from realtime.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSo
 
 log = logging.getLogger(__name__)
 
-ENABLED: bool = os.environ.get("REALTIME_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
+ENABLED: bool = settings.REALTIME_FASTPATH
 
 Writer = Callable[[bytes], bool]
 

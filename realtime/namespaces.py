@@ -22,6 +22,7 @@ from typing import Any
 import socketio
 from django.conf import settings
 
+from project.ids import parse_id
 from realtime import caps, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import project_room, tenant_room, user_room
@@ -346,7 +347,7 @@ async def close_transport(server: socketio.AsyncServer, sid: str, namespace: str
 
 
 def project_room_of(project_id: Any) -> str:
-    raw = str(project_id)
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    pk = parse_id(project_id)
+    if pk is None:
         raise rooms.Forbidden("invalid_room", "project_id must be a project's numeric id")
-    return project_room(int(raw))
+    return project_room(pk)

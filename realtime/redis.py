@@ -16,7 +16,6 @@ _sync: redis.Redis | None = None
 _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 _blocking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
-ASYNC_POOL_SIZE = 200  # REALTIME_REDIS_POOL_SIZE overrides it
 CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
 BLOCKING_SOCKET_TIMEOUT = 15  # blocking_client(): its commands block for at most 5 s (XREAD BLOCK)
 
@@ -38,7 +37,7 @@ def async_client() -> aioredis.Redis:
     if client is None:
         # A blocking pool: a burst of connecting clients waits for a free connection instead of
         # failing with MaxConnectionsError.
-        size = int(getattr(settings, "REALTIME_REDIS_POOL_SIZE", ASYNC_POOL_SIZE))
+        size = settings.REALTIME_REDIS_POOL_SIZE
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL, max_connections=size, timeout=5, **CLIENT_OPTIONS
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import Project
+from project.ids import parse_id
 from realtime.auth import Identity
 
 Authorize = Callable[[Identity, str], Awaitable[bool]]
@@ -54,16 +55,12 @@ async def check(identity: Identity, room: str) -> RoomKind:
     return room_kind
 
 
-def _int(key: str) -> int | None:
-    return int(key) if key.isascii() and key.isdigit() and len(key) < 19 else None
-
-
 async def _own_user(identity: Identity, key: str) -> bool:
-    return _int(key) == identity.user_id
+    return parse_id(key) == identity.user_id
 
 
 async def _own_tenant(identity: Identity, key: str) -> bool:
-    return identity.tenant_id is not None and _int(key) == identity.tenant_id
+    return identity.tenant_id is not None and parse_id(key) == identity.tenant_id
 
 
 async def _staff(identity: Identity, key: str) -> bool:
@@ -73,7 +70,7 @@ async def _staff(identity: Identity, key: str) -> bool:
 
 
 async def is_project_member(identity: Identity, key: str) -> bool:
-    project_id = _int(key)
+    project_id = parse_id(key)
     if project_id is None:
         return False
     return await Project.objects.filter(pk=project_id, members__pk=identity.user_id).aexists()

@@ -138,26 +138,22 @@ class CountingManager(RealtimeManager):
         await super()._handle_emit(message)
 
 
-# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
-DEFAULT_SERVER_TASKS = ("ops.loop.run",)
-
-
 def _start_server_tasks(sio: socketio.AsyncServer) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return  # not serving (a command, the test process): nothing to run
-    for path in getattr(settings, "REALTIME_SERVER_TASKS", DEFAULT_SERVER_TASKS):
+    for path in settings.REALTIME_SERVER_TASKS:
         sio.start_background_task(import_string(path), sio)
 
 
 def _admin_ui(sio: socketio.AsyncServer) -> None:
     """The Socket.IO Admin UI (https://admin.socket.io), off unless SOCKETIO_ADMIN_ENABLED.
     Its origin must then be in SOCKETIO_ALLOWED_ORIGINS."""
-    if not getattr(settings, "SOCKETIO_ADMIN_ENABLED", os.environ.get("SOCKETIO_ADMIN_ENABLED") == "1"):
+    if not settings.SOCKETIO_ADMIN_ENABLED:
         return
-    username = getattr(settings, "SOCKETIO_ADMIN_USERNAME", os.environ.get("SOCKETIO_ADMIN_USERNAME", ""))
-    password = getattr(settings, "SOCKETIO_ADMIN_PASSWORD", os.environ.get("SOCKETIO_ADMIN_PASSWORD", ""))
+    username = settings.SOCKETIO_ADMIN_USERNAME
+    password = settings.SOCKETIO_ADMIN_PASSWORD
     if not username or len(password) < 12:
         raise ImproperlyConfigured("SOCKETIO_ADMIN_ENABLED needs SOCKETIO_ADMIN_USERNAME and a 12+ character password")
     sio.instrument(

@@ -12,11 +12,13 @@ import time
 
 import pytest
 
-from conftest import process_env, spawn
 from jobs.models import JobRecord
 from jobs.services import enqueue_tracked
 from realtime.emit import project_room, user_room
-from tests.conftest import Stream, counter_delta, disconnect_all, numbers, record_counts, server_counters
+from testing.counts import record_counts
+from testing.processes import process_env, spawn
+from testing.stream import Stream, disconnect_all, numbers
+from testing.waits import counter_delta, server_counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,7 +130,7 @@ def after_last_resync(client, room: str) -> list[int]:
 
 
 def test_it_recovers_a_job_whose_queue_state_was_lost(world, on_own_redis, worker_factory, connect, request):
-    from conftest import start_server
+    from testing.processes import start_server
 
     server = start_server(REDIS_URL=on_own_redis.url)
     request.addfinalizer(server.proc.stop)
@@ -162,9 +164,9 @@ def test_a_quiet_room_gets_the_event_published_while_the_subscription_was_down(
     reaches the client without any later event: the server catches up after re-subscribing."""
     import redis
 
-    from conftest import start_server
     from realtime.emit import emit
     from realtime.redis import sync_client
+    from testing.processes import start_server
 
     server = start_server(REDIS_URL=on_own_redis.url)
     request.addfinalizer(server.proc.stop)
@@ -188,8 +190,8 @@ def test_a_client_whose_welcome_failed_is_disconnected_and_comes_back(world, on_
     """Redis is down when a client connects: the server can't join its rooms. It must not stay
     connected with no rooms and no greeting: it is disconnected, retries, and is welcomed once
     Redis is back."""
-    from conftest import start_server
     from realtime.client import RealtimeClient
+    from testing.processes import start_server
 
     server = start_server(REDIS_URL=on_own_redis.url)
     request.addfinalizer(server.proc.stop)
@@ -209,7 +211,7 @@ def test_the_cron_scheduler_rides_out_redis_outages(own_redis, request):
     """rq's cron loop died on the first ConnectionError (at birth or in a tick), taking the
     reaper and the lost-job sweep with it: seen when Redis restarted while the cron started.
     Now it starts while Redis is down, and keeps enqueueing across a restart."""
-    from conftest import wait_until
+    from testing.waits import wait_until
 
     redis = own_redis(persist=False)
     redis.stop()

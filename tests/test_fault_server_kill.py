@@ -10,15 +10,9 @@ import time
 import pytest
 
 from realtime.emit import project_room, user_room
-from tests.conftest import (
-    Stream,
-    counter_delta,
-    disconnect_all,
-    numbers,
-    record_counts,
-    server_counters,
-    wait_all_received,
-)
+from testing.counts import record_counts
+from testing.stream import Stream, disconnect_all, numbers, wait_all_received
+from testing.waits import counter_delta, server_counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,10 +18,11 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
-from conftest import process_env, spawn, wait_until
 from jobs.services import enqueue_tracked
 from realtime.emit import project_room
-from tests.conftest import kill_machine, record_counts
+from testing.counts import record_counts
+from testing.processes import kill_machine, process_env, spawn
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +33,7 @@ RECOVERY_BOUND_SECONDS = 30
 
 @pytest.mark.parametrize("retries", [1, 0], ids=["retried", "failed"])
 def test_it_never_leaves_a_job_running_after_kill_9(world, on_own_redis, worker_factory, connect, retries, request):
-    from conftest import start_server
+    from testing.processes import start_server
 
     server = start_server(REDIS_URL=on_own_redis.url)
     request.addfinalizer(server.proc.stop)

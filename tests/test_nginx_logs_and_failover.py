@@ -1,4 +1,4 @@
-"""The nginx config (scripts/nginx.conf.template, as tests/nginx.py and `make run` render it):
+"""The nginx config (scripts/nginx.conf.template, as testing/nginx.py and `make run` render it):
 its access log never holds the `?token=` of a Socket.IO long-polling request, and after a
 failover to a backup process the stickiness cookie names the process that answered."""
 
@@ -9,8 +9,8 @@ import uuid
 import pytest
 import requests
 
-from tests import nginx as nginx_proc
-from tests.conftest import BASE_DIR
+from testing import BASE_DIR
+from testing import nginx as nginx_proc
 from tools import embedded_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,9 +16,9 @@ import django_rq
 import pytest
 from django.template import Context, Template
 
-from conftest import BASE_DIR
 from jobs.models import JobRecord
 from jobs.services import enqueue_tracked
+from testing import BASE_DIR
 from tools.browser import logged_in_page
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

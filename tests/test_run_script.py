@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from realtime.client import RealtimeClient
-from tests.conftest import BASE_DIR
+from testing import BASE_DIR
 from tools import embedded_redis
 
 

@@ -12,7 +12,8 @@ import redis
 
 from jobs.services import enqueue_tracked
 from realtime.emit import project_room, user_room
-from tests.conftest import PROCESS_INTERVAL, disconnect_all
+from testing.processes import PROCESS_INTERVAL
+from testing.stream import disconnect_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,11 +22,10 @@ def main(queue_names: list[str]) -> None:
 
     connection = Redis.from_url(settings.REDIS_URL)
     queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names]
-    interval = int(os.environ.get("RQ_JOB_MONITORING_INTERVAL", "5"))
     # Like `rqworker --with-scheduler` (retries with intervals need a scheduler), unless the test
     # is about to kill this worker: a dead scheduler keeps its queue's lock until the lock expires.
     with_scheduler = os.environ.get("RQ_WITH_SCHEDULER", "1") == "1"
-    TrackingWorker(queues, connection=connection, job_monitoring_interval=interval).work(
+    TrackingWorker(queues, connection=connection).work(  # its intervals: settings.RQ_*
         logging_level="INFO", with_scheduler=with_scheduler
     )
 

@@ -11,7 +11,8 @@ from django.test import RequestFactory
 
 from accounts.models import ApiToken, Profile, Project
 from accounts.tokens import decode_jwt
-from conftest import BASE_DIR, process_env
+from testing import BASE_DIR
+from testing.processes import process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

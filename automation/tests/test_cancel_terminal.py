@@ -8,8 +8,8 @@ import pytest
 from automation import services
 from automation.tests.helpers import in_room, published_event
 from automation.tests.test_job_ownership import rq_job
-from conftest import drain, wait_until
 from realtime.emit import run_room, user_room
+from testing.waits import drain, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,8 @@ from rq.serializers import JSONSerializer
 from automation import services
 from automation.models import AutomationRun
 from automation.tests.helpers import in_room, published_event
-from conftest import drain, wait_until
 from realtime.emit import run_room
+from testing.waits import drain, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

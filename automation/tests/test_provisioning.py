@@ -11,8 +11,8 @@ from rq.serializers import JSONSerializer
 from accounts.models import Profile, Tenant
 from automation import provisioning
 from automation.models import ProvisioningJob
-from conftest import wait_until
 from realtime.emit import emit, tenant_room
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NS = "/provisioning"
@@ -69,18 +69,18 @@ def settle(client, tenant_id: int) -> None:
 
 
 def test_a_job_that_fails_with_no_retry_left_tells_only_its_tenant(world, connect, private_queue, private_worker):
-    """The worker is misconfigured (its pace is not a number), so the job raises on every attempt:
+    """The job's pace is out of range (an infinite sleep), so the job raises on every attempt:
     RQ retries it once, then the failure callback, with no retry left, fails the job and sends
     status:failed to the tenant's room, once, and to no other tenant."""
     alice = connect(world.token(world.alice), namespaces=[NS])  # acme
     charlie = connect(world.token(world.charlie), namespaces=[NS])  # globex
-    job = provisioning.start(by=world.alice, queue=private_queue.name)
+    job = provisioning.start(by=world.alice, step_seconds=float("inf"), queue=private_queue.name)
     alice.wait_for("status:update", lambda d: d["status"] == "queued", namespace=NS, timeout=10)
-    private_worker(private_queue, PROVISIONING_STEP_SECONDS="not-a-number", RQ_WITH_SCHEDULER="0")
+    private_worker(private_queue, RQ_WITH_SCHEDULER="0")
 
     failed = alice.wait_for("status:failed", namespace=NS, timeout=30)
     assert failed["tenant_id"] == world.acme.pk
-    assert failed["error"] == "provisioning stopped unexpectedly (ValueError)"
+    assert failed["error"] == "provisioning stopped unexpectedly (OverflowError)"
     assert failed["_meta"]["room"] == f"tenant:{world.acme.pk}"
     rq_job = Job.fetch(f"provisioning-{job.pk}", connection=private_queue.connection, serializer=JSONSerializer)
     wait_until(lambda: rq_job.get_status(refresh=True) == "failed", timeout=10, what="RQ marking the job failed")

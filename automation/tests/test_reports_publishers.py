@@ -15,7 +15,7 @@ from automation.models import AutomationRun, Publication, PublishingProfile
 from automation.prices import NoPriceData
 from automation.publishers import Published, PublishError, publisher_for
 from automation.reports import generate_report
-from conftest import BASE_DIR
+from testing import BASE_DIR
 
 
 def report_in_a_fresh_process(ticker: str, hash_seed: str) -> dict:

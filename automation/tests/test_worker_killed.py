@@ -13,8 +13,8 @@ import pytest
 
 from automation import services
 from automation.tests.helpers import assert_published_exactly_once, in_room, published_event
-from conftest import wait_until
 from jobs.reaper import ALIVE_KEY
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,8 @@ import pytest
 
 from billing import cron, subscriptions
 from billing.models import ExpiryWarning, Subscription
-from conftest import drain
 from realtime.emit import tenant_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,7 +75,7 @@ def test_the_cron_config_registers_the_billing_jobs():
 
 
 def test_the_cron_scheduler_starts_with_the_billing_jobs(asgi_server):
-    from conftest import process_env, spawn
+    from testing.processes import process_env, spawn
 
     proc = spawn("runcron", [sys.executable, "manage.py", "runcron", "project.cron"], process_env())
     try:
@@ -98,8 +98,8 @@ def test_rqs_scheduler_and_a_worker_warn_once_across_several_runs(world, acme_su
     from rq.job import Job, JobStatus
     from rq.serializers import JSONSerializer
 
-    from conftest import process_env, spawn
     from realtime.redis import sync_client
+    from testing.processes import process_env, spawn
 
     alice = connect(world.token(world.alice), namespaces=[NS])
     charlie = connect(world.token(world.charlie), namespaces=[NS])

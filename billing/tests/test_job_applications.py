@@ -11,8 +11,8 @@ import requests
 
 from billing import tasks
 from billing.models import Employment, JobApplication, JobOpening
-from conftest import drain
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,6 +81,7 @@ def test_it_answers_bad_applications_with_4xx(world, courier, asgi_server):
     for body in (
         {},
         {"opening_id": "x"},
+        {"opening_id": 10**19},  # more digits than an id has: malformed (400), like every other id field
         {"opening_id": courier.pk, "skills": "driving"},
         {"opening_id": courier.pk, "experience_years": -1},
     ):

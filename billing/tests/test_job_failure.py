@@ -10,15 +10,15 @@ from rq.serializers import JSONSerializer
 
 from billing import tasks
 from billing.models import Payment
-from conftest import drain, wait_until
 from realtime.emit import user_room
+from testing.waits import drain, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_retry_policy_backs_off():
+def test_the_retry_policy_backs_off(settings):
     retry = tasks.retry_policy()
-    assert retry.max == len(tasks.RETRY_INTERVALS_SECONDS) and retry.intervals == list(tasks.RETRY_INTERVALS_SECONDS)
+    assert retry.max == 3 and retry.intervals == [5, 30, 120] == settings.BILLING_RETRY_INTERVALS
 
 
 def test_a_job_that_fails_for_good_ends_with_the_error_shape_once(world, bank, connect, rq_worker, settings):

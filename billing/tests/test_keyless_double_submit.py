@@ -18,9 +18,9 @@ from rq.serializers import JSONSerializer
 
 from billing import dedupe, tasks
 from billing.models import BankAccount, LiabilityOffset, Payment
-from conftest import drain, wait_until
 from notifications.models import Notification
 from realtime.emit import user_room
+from testing.waits import drain, wait_until
 from tools.embedded_redis import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

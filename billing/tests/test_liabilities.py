@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from billing.models import BalanceSheet, BankAccount, Liability, LiabilityOffset
-from conftest import drain
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,6 +73,7 @@ def test_it_keeps_players_to_their_own_balance_sheet(world, bank, asgi_server):
     Liability.objects.create(balance_sheet=bob_sheet, name="Loan", outstanding=Decimal("5"))
     r = update(asgi_server, world, world.bob, world.bob.username, {"liability_id": bank.car_loan.pk})
     assert r.status_code == 404 and r.json()["code"] == "not_found"
-    for body in ({}, {"liability_id": "1"}, {"liability_id": bank.car_loan.pk, "amount": "-1"}):
+    too_long = {"liability_id": 10**19}  # more digits than an id has: malformed (400), like every other id field
+    for body in ({}, {"liability_id": "1"}, too_long, {"liability_id": bank.car_loan.pk, "amount": "-1"}):
         r = update(asgi_server, world, world.alice, world.alice.username, body)
         assert r.status_code == 400, body

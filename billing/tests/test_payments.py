@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from billing.models import BankAccount, Payment
-from conftest import drain
 from notifications.models import Notification
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

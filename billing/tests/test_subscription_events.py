@@ -12,8 +12,8 @@ import requests
 
 from billing import subscriptions
 from billing.models import Plan, TenantPayment
-from conftest import drain
 from realtime.emit import tenant_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,9 +12,9 @@ from django.db import transaction
 
 from billing import cron, subscriptions
 from billing.models import TenantPayment
-from conftest import drain
 from notifications.models import Notification
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,9 +18,9 @@ import pytest
 from billing import bank as bank_service
 from billing import tasks, testhooks
 from billing.models import BankAccount, Payment
-from conftest import wait_until
 from jobs.reaper import ALIVE_KEY
 from notifications.models import Notification
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

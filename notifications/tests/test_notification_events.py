@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import drain
 from notifications.models import Notification
 from notifications.services import notify
 from realtime.emit import user_room
+from testing.waits import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

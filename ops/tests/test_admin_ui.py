@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import socketio
 
-from conftest import start_server
+from testing.processes import start_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import BASE_DIR
+from testing import BASE_DIR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 import requests
 
-from conftest import wait_until
 from project import logcontext
 from realtime.emit import emit, project_room, user_room
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

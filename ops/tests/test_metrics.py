@@ -8,9 +8,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import start_server, wait_until
 from realtime.client import RealtimeClient
 from realtime.emit import emit, user_room
+from testing.processes import start_server
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ import secrets
 import pytest
 import requests
 
-from conftest import start_server
+from testing.processes import start_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ import uuid
 import django_rq
 import pytest
 
-from conftest import wait_until
 from ops import errorlog
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -41,7 +41,7 @@ def test_it_sends_statistics_to_a_staff_client_and_never_to_others(world, staff,
 
 
 def test_it_sums_the_numbers_of_every_server_process(world, staff, connect, asgi_server):
-    from conftest import start_server
+    from testing.processes import start_server
 
     other = start_server()
     try:

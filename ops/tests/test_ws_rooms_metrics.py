@@ -11,11 +11,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from conftest import start_server, wait_until
 from ops.tests.test_metrics import scrape, value
 from realtime.bridge import room_to_group
 from realtime.emit import user_room
 from realtime.tests.test_bridge_support import RoomStreamClient
+from testing.processes import start_server
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

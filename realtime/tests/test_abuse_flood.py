@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import record_counts
 from realtime.client import RealtimeClient
+from testing.counts import record_counts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,11 +10,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import override_settings
 
-from conftest import start_server
 from realtime.bridge import group_to_room, room_to_group
 from realtime.client import RealtimeClient
 from realtime.emit import emit, user_room
 from realtime.tests.test_bridge_support import RoomStreamClient
+from testing.processes import start_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

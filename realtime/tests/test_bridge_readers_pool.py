@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import start_server
 from realtime.client import RealtimeClient
 from realtime.emit import emit, project_room, user_room
 from realtime.tests.test_bridge_support import RoomStreamClient
+from testing.processes import start_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from conftest import BASE_DIR, process_env
 from realtime import contract
+from testing import BASE_DIR
+from testing.processes import process_env
 
 ENTRY = {
     "name": "report_ready",

@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from conftest import drain
 from realtime import contract, eventlog, metrics
 from realtime import emit as emit_module
-from realtime import redis as realtime_redis
 from realtime.emit import EMIT_COUNTS_KEY, EmitError, Event, batch, emit, emit_many, project_room, user_room
 from realtime.redis import sync_client
+from testing import redis_clients
+from testing.waits import drain
 from tools.embedded_redis import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,18 +111,15 @@ def test_a_bad_event_in_a_burst_sends_nothing(world, connect):
     assert received(alice, room) == []
 
 
-def test_an_unreachable_redis_raises_for_the_whole_batch(settings, monkeypatch):
+def test_an_unreachable_redis_raises_for_the_whole_batch(settings):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    monkeypatch.setattr(realtime_redis, "_sync", None)
     before = metrics.snapshot().get("emit_failures", 0)
-    try:
+    with redis_clients.fresh():  # this process's clients connect to the unreachable one
         with pytest.raises(EmitError, match="could not publish 5 of 5 events \\(0 were published") as caught:
             emit_many([("test_event", {"n": n}, "user:1") for n in range(5)])
         with pytest.raises(EmitError):
             with batch():
                 emit("test_event", {"n": 1}, room="user:1")
-    finally:
-        realtime_redis._sync = None
     assert caught.value.published == [] and caught.value.unsent == 5
     assert metrics.snapshot()["emit_failures"] == before + 6
 

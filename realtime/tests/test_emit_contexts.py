@@ -16,8 +16,9 @@ import pytest
 import requests
 from rq.serializers import JSONSerializer
 
-from conftest import BASE_DIR, process_env
 from realtime.emit import aemit, emit, user_room
+from testing import BASE_DIR
+from testing.processes import process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

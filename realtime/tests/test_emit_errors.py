@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from realtime import contract, metrics
-from realtime import redis as realtime_redis
 from realtime.emit import EmitError, emit
+from testing import redis_clients
 from tools.embedded_redis import free_port
 
 
@@ -45,13 +45,10 @@ def test_the_reserved_meta_field_cannot_be_forged():
         emit("test_event", {"n": 1, "_meta": {"seq": 99}}, room="user:1")
 
 
-def test_an_unreachable_redis_raises_and_is_counted(settings, monkeypatch):
+def test_an_unreachable_redis_raises_and_is_counted(settings):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    monkeypatch.setattr(realtime_redis, "_sync", None)
     before = metrics.snapshot().get("emit_failures", 0)
-    try:
+    with redis_clients.fresh():  # this process's clients connect to the unreachable one
         with pytest.raises(EmitError, match="could not publish"):
             emit("test_event", {"n": 1}, room="user:1", on_commit=False)
-    finally:
-        realtime_redis._sync = None
     assert metrics.snapshot()["emit_failures"] == before + 1

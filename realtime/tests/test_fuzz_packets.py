@@ -46,7 +46,7 @@ def client_events() -> list[tuple[str, str, list[str]]]:
 @pytest.fixture
 def fuzz_server():
     """A server of this test's own with a rate limit that lets the fuzzer through."""
-    from conftest import start_server
+    from testing.processes import start_server
 
     server = start_server(free_port(), SOCKETIO_RATE_LIMIT_PER_SECOND="5000", SOCKETIO_RATE_LIMIT_BURST="5000")
     yield server

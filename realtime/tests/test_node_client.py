@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BASE_DIR
+from testing import BASE_DIR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,11 +10,11 @@ import time
 import pytest
 import requests
 
-from conftest import record_counts
 from jobs.services import enqueue_tracked
 from realtime import eventlog
 from realtime.emit import emit, project_room, user_room
 from realtime.redis import sync_client
+from testing.counts import record_counts
 from tools.embedded_redis import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,7 +93,7 @@ def test_it_asks_for_a_resync_when_the_log_was_trimmed(world, connect, settings,
 
 
 def test_it_asks_for_a_resync_when_the_log_is_older_than_its_age_limit(world, connect):
-    from conftest import start_server
+    from testing.processes import start_server
 
     server = start_server(free_port(), REPLAY_LOG_MAX_AGE_SECONDS="1")
     try:
