@@ -4,6 +4,9 @@ Ops use them to check delivery; the test suite uses them to prove emit() from ev
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from accounts.http import ApiError, api_view, json_body
@@ -16,9 +19,26 @@ def _test_event(n: int, source: str, text: str = "") -> dict:
     return {"n": n, "source": source, "text": text}
 
 
+def redis_url_for_humans() -> str:
+    """REDIS_URL without its password, to name it in a message."""
+    parts = urlsplit(settings.REDIS_URL)
+    if parts.password is None:
+        return settings.REDIS_URL
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
 def emit_test_event(*, room: str, n: int, source: str, namespace: str = "/", text: str = "") -> dict:
+    """Publish `test_event` to `room`. `receivers` is how many server processes were subscribed to
+    the pub/sub channel when it was published: 0 means no server could deliver it (the event is
+    still in the room's replay log for clients that come back with a position)."""
     published = emit("test_event", _test_event(n, source, text), room=room, namespace=namespace)
-    return {"room": room, "seq": published.seq if published else None}
+    return {
+        "room": room,
+        "seq": published.seq if published else None,
+        "receivers": published.receivers if published else None,
+    }
 
 
 def emit_test_event_job(*, room: str, n: int, namespace: str = "/") -> dict:
@@ -36,9 +56,12 @@ def test_event_view(request: HttpRequest) -> JsonResponse:
     if not isinstance(room, str) or not isinstance(n, int) or not isinstance(namespace, str):
         raise ApiError(400, "room (string), n (integer) and namespace (string) are required", "invalid_input")
     try:
-        return JsonResponse(emit_test_event(room=room, n=n, source="view", namespace=namespace), status=202)
+        result = emit_test_event(room=room, n=n, source="view", namespace=namespace)
     except ValueError as exc:  # ContractError too: unknown namespace or room kind
         raise ApiError(400, str(exc), "invalid_input") from exc
+    if result["receivers"] == 0:
+        result["warning"] = f"no server process is subscribed on {redis_url_for_humans()}: nobody received it live"
+    return JsonResponse(result, status=202)
 
 
 def register_echo(namespace: str) -> None:

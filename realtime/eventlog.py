@@ -44,8 +44,8 @@ local msg = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
 redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '0-' .. seq, 'm', msg, 't', ARGV[9])
 redis.call('EXPIRE', log, ARGV[7])
 redis.call('EXPIRE', state, ARGV[8])
-redis.call('PUBLISH', ARGV[1], msg)
-return {seq, epoch}
+local receivers = redis.call('PUBLISH', ARGV[1], msg)
+return {seq, epoch, receivers}
 """
 # emit() sends EVALSHA (the script's body is not sent and parsed per event) and falls back to
 # EVAL when Redis answers NOSCRIPT (a restarted Redis has an empty script cache).
@@ -82,6 +82,8 @@ class Published:
     room: str
     seq: int
     epoch: str
+    # Server processes subscribed when it was published (PUBLISH's answer); None when not known.
+    receivers: int | None = None
 
 
 # Encodes payloads as build_message's json.dumps(..., separators, ensure_ascii, allow_nan) would,
@@ -137,8 +139,11 @@ def script_args(*, event: str, payload: dict[str, Any], namespace: str, room: st
 
 
 def parse_result(room: str, result: list) -> Published:
-    seq, epoch = result
-    return Published(room=room, seq=int(seq), epoch=epoch.decode() if isinstance(epoch, bytes) else epoch)
+    seq, epoch = result[0], result[1]
+    receivers = int(result[2]) if len(result) > 2 else None
+    return Published(
+        room=room, seq=int(seq), epoch=epoch.decode() if isinstance(epoch, bytes) else epoch, receivers=receivers
+    )
 
 
 # --- reading the log (server side, redis.asyncio) ----------------------------------------------------

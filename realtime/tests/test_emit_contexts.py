@@ -48,6 +48,7 @@ def test_it_emits_from_a_sync_view(pair, asgi_server):
         timeout=10,
     )
     assert r.status_code == 202, r.text
+    assert r.json()["receivers"] >= 1 and "warning" not in r.json()
     event = alice.wait_for("test_event", lambda d: d["n"] == 1)
     assert event["source"] == "view"
     assert event["_meta"]["room"] == user_room(world.alice.pk)
@@ -138,6 +139,7 @@ def test_it_emits_from_a_management_command(pair):
     )
     assert out.returncode == 0, out.stderr
     assert "sent test_event n=6" in out.stdout
+    assert "received by 1 server process(es)" in out.stdout  # the suite's one daphne
     assert alice.wait_for("test_event", lambda d: d["n"] == 6)["source"] == "command"
     assert_not_received(charlie, world, 6)
 
@@ -165,3 +167,31 @@ def test_a_plain_write_only_redis_manager_reaches_the_room(pair, asgi_server):
     event = alice.wait_for("test_event", lambda d: d["n"] == 7)
     assert event["source"] == "write-only" and "_meta" not in event
     assert_not_received(charlie, world, 7)
+
+
+def test_the_command_fails_when_no_server_process_is_listening(world, asgi_server):
+    """An event that no server process could receive is not reported as sent (issue 13): here the
+    command publishes on a channel no server subscribes to, as one pointed at another Redis does."""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "emit_test_event", user_room(world.alice.pk), "--n", "42"],
+        cwd=BASE_DIR,
+        env=process_env(SOCKETIO_CHANNEL="nobody-listens-here"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "reached no server process" in out.stderr
+    assert process_env()["REDIS_URL"] in out.stderr  # names the Redis it used (no password here)
+    assert "Traceback" not in out.stderr
+
+
+def test_the_redis_url_is_named_without_its_password(settings):
+    from realtime.diagnostics import redis_url_for_humans
+
+    settings.REDIS_URL = "redis://ops:s3cret@redis.internal:6380/2"
+    assert redis_url_for_humans() == "redis://ops:***@redis.internal:6380/2"
+    settings.REDIS_URL = "redis://:s3cret@127.0.0.1:6379/0"
+    assert redis_url_for_humans() == "redis://:***@127.0.0.1:6379/0"
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    assert redis_url_for_humans() == "redis://127.0.0.1:6379/0"

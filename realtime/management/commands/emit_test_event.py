@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime.diagnostics import emit_test_event
+from realtime.diagnostics import emit_test_event, redis_url_for_humans
 
 
 class Command(BaseCommand):
@@ -23,4 +23,14 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"sent test_event n={options['n']} to {result['room']} seq={result['seq']}")
+        receivers = result["receivers"]
+        if receivers == 0:
+            raise CommandError(
+                f"test_event n={options['n']} to {result['room']} (seq={result['seq']}) reached no server process: "
+                f"none is subscribed on {redis_url_for_humans()}. Is the server running, and on this Redis "
+                "(REDIS_URL)?"
+            )
+        self.stdout.write(
+            f"sent test_event n={options['n']} to {result['room']} seq={result['seq']} "
+            f"received by {receivers} server process(es)"
+        )
