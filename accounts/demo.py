@@ -44,4 +44,8 @@ def seed(users: dict) -> list[str]:
     if not ApiToken.objects.filter(user=users["bob"], name="demo").exists():
         _, raw = ApiToken.create_for(user=users["bob"], name="demo")
         lines.append(f"  API token for bob (seed 002 clients, ?token=): {raw}")
+    else:
+        lines.append(
+            "  API token for bob (seed 002 clients, ?token=): .venv/bin/python manage.py api_token bob --name NAME"
+        )
     return lines

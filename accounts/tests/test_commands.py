@@ -73,3 +73,43 @@ def test_seed_demo_creates_alice_and_bob_in_one_tenant_and_carol_in_another(db):
     assert get_user_model().objects.filter(username__in=["alice", "bob", "carol"]).count() == 3
     assert Project.objects.filter(name="Apollo").count() == 1
     assert ApiToken.objects.filter(user__username="bob", name="demo").count() == 1
+
+
+def test_api_token_issues_a_token_a_client_connects_with_then_revokes_it_by_name(world, asgi_server, connect):
+    """`manage.py api_token` (issue 13): printed once, stored hashed, connects a real client with
+    `?token=`; revoked by name, the same token is refused on the next connection."""
+    from realtime.client import RealtimeClient
+
+    issued = manage("api_token", world.bob.username, "--name", "ci-service")
+    assert issued.returncode == 0, issued.stderr
+    raw = issued.stdout.strip()
+    stored = ApiToken.objects.get(user=world.bob, name="ci-service")
+    assert raw.startswith(stored.prefix) and raw not in (stored.key_hash, stored.prefix)
+    client = connect(query_token=raw)
+    assert client.wait_for("connected")["user_id"] == world.bob.pk
+    client.disconnect()
+
+    again = manage("api_token", world.bob.username, "--name", "ci-service")
+    assert again.returncode != 0 and "already has an active API token named 'ci-service'" in again.stderr
+
+    listed = manage("api_token", world.bob.username, "--list")
+    assert "ci-service" in listed.stdout and raw not in listed.stdout and "active" in listed.stdout
+
+    revoked = manage("api_token", world.bob.username, "--revoke", "ci-service")
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked 1 API token(s)" in revoked.stdout
+    refused = RealtimeClient(asgi_server.url, query_token=raw, reconnection=False)
+    with pytest.raises(Exception):  # noqa: B017 (python-socketio's ConnectionError)
+        refused.connect()
+    assert any("invalid_token" in str(err) for err in refused.connect_errors), refused.connect_errors
+
+
+def test_api_token_refuses_unknown_users_names_and_revocations_with_a_message(world):
+    for args, message in [
+        (("nobody-here",), "no user named 'nobody-here'"),
+        ((world.bob.username, "--revoke", "never-issued"), "has no active API token named 'never-issued'"),
+        ((world.bob.username, "--name", " "), "--name must be 1 to 100 printable characters"),
+    ]:
+        result = manage("api_token", *args)
+        assert result.returncode != 0, args
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
