@@ -26,7 +26,9 @@ from automation import events
 from automation.models import AutomationRun, PublishingProfile, TickerState
 from jobs.queues import queue_named
 from project.ids import parse_id
+from realtime import eventlog
 from realtime.emit import EmitError
+from realtime.redis import sync_client
 
 log = logging.getLogger(__name__)
 S = AutomationRun.Status
@@ -474,6 +476,24 @@ def _fresh(run: AutomationRun) -> AutomationRun:
 
 def _state(run: AutomationRun) -> str:
     return AutomationRun.objects.filter(pk=run.pk).values_list("status", flat=True).first() or "gone"
+
+
+HISTORY_EVENTS = 300  # as many as the run page's log keeps
+
+
+def run_history(run: AutomationRun) -> dict[str, Any]:
+    """The run room's logged events (the replay log: the last REPLAY_LOG_MAXLEN, at most
+    REPLAY_LOG_MAX_AGE_SECONDS old) and the room's position, for the run page's log after a
+    reload. Without Redis the page still renders, with its state and no history."""
+    try:
+        messages, position = eventlog.read_recent(sync_client(), "/", events.run_room(run.pk), limit=HISTORY_EVENTS)
+    except RedisError as exc:
+        log.warning("run history not read run=%s: %s", run.pk, exc.__class__.__name__)
+        return {"events": [], "position": None}
+    return {
+        "events": [[m["event"], m["data"][0]] for m in messages],
+        "position": {"seq": position.seq, "epoch": position.epoch} if position.epoch else None,
+    }
 
 
 def run_state(run: AutomationRun) -> dict[str, Any]:

@@ -45,7 +45,12 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         run = services.run_for(request.user, run_id)
     except services.NotFound as exc:
         raise Http404(str(exc)) from exc
-    return render(request, "automation/run_page.html", {"run": run, "state": services.run_state(run)})
+    # The log first, then the database: events logged after the read are replayed on top of the
+    # state (each sets the fields it carries, so the newest wins, as in the stale-copy test).
+    history = services.run_history(run)
+    return render(
+        request, "automation/run_page.html", {"run": run, "state": services.run_state(run), "history": history}
+    )
 
 
 # --- JSON -----------------------------------------------------------------------------------------

@@ -204,6 +204,22 @@ async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: st
     return Missed([json.loads(fields[b"m"]) for _, fields in entries], None, head)
 
 
+def read_recent(redis, namespace: str, room: str, *, limit: int) -> tuple[list[dict[str, Any]], Position]:
+    """The room's last `limit` logged events, oldest first, and its position as of that read
+    (sync client, one MULTI): a page renders them as history, then follows the room from that
+    position (subscribe with `last_seq`/`epoch`), so nothing is shown twice or skipped."""
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.hmget(state_key(namespace, room), "seq", "epoch")
+        pipe.xrevrange(log_key(namespace, room), count=limit)
+        (seq, epoch), entries = pipe.execute()
+    position = Position(int(seq or 0), epoch.decode() if epoch else None)
+    if position.epoch is None:
+        return [], position
+    oldest_allowed_ms = (time.time() - settings.REPLAY_LOG_MAX_AGE_SECONDS) * 1000
+    messages = [json.loads(fields[b"m"]) for _, fields in reversed(entries) if int(fields[b"t"]) >= oldest_allowed_ms]
+    return messages, position
+
+
 def _seq_of(entry_id: bytes | str) -> int:
     raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return int(raw.split("-", 1)[1])

@@ -78,6 +78,48 @@ PAGE_VIEW = """() => ({
 })"""
 
 
+LOG_LINES = """() => [...document.querySelectorAll("#progress-log .message")]
+    .map((el) => el.textContent).filter((text) => !text.startsWith("State loaded"))"""
+
+
+def expected_log(run_id: int) -> list[str]:
+    """The log lines the run's events make (the run room's replay log, read here): one line per
+    event, a pause or cancel announced by two events in a row shown once."""
+    from realtime import eventlog
+    from realtime.redis import sync_client
+
+    messages, _ = eventlog.read_recent(sync_client(), "/", f"run:{run_id}", limit=300)
+    stages = {"automation_paused": "paused", "automation_resumed": "processing", "automation_cancelled": "cancelled"}
+    lines: list[tuple[str, str]] = []
+    for message in messages:
+        event, data = message["event"], message["data"][0]
+        if event == "automation_progress":
+            line = (data["stage"], data["message"])
+        elif event == "automation_error":
+            line = ("error", data["message"] + (" (recoverable)" if data.get("recoverable") else ""))
+        elif event in stages:
+            line = (stages[event], data["message"])
+        else:
+            continue
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return [text for _, text in lines]
+
+
+def assert_log_shows_the_runs_events(page, run_id: int) -> None:
+    """The page's log is the run's events, in order, each once (waiting for the last to arrive)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    expected = expected_log(run_id)
+    assert expected, "the run has logged events"
+    try:
+        page.wait_for_function(
+            f"(expected) => JSON.stringify(({LOG_LINES})()) === JSON.stringify(expected)", arg=expected, timeout=10000
+        )
+    except PlaywrightTimeout:
+        assert page.evaluate(LOG_LINES) == expected
+
+
 def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_server, rq_worker):
     from playwright.sync_api import expect, sync_playwright
 
@@ -126,12 +168,18 @@ def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_se
             assert 0 < done <= len(TICKERS) - 3, f"paused after {done} tickers: too late for the mid-run reload"
             expect(page.locator(".ticker-card.status-published")).to_have_count(done)
             assert status(run_id) == "paused"
+            assert_log_shows_the_runs_events(page, run_id)
+            paused_line = f"Automation paused: {len(TICKERS) - done} tickers remaining"
+            assert page.evaluate(LOG_LINES).count(paused_line) == 1  # it was printed twice (issue 13)
 
-            # Reload while paused: the state is there at once, rendered from the database.
+            # Reload while paused: the state is there at once, rendered from the database, and the
+            # log keeps its history (issue 13: only "State loaded" was left).
             page.reload()
             expect(page.locator("#run-status")).to_have_text("paused", timeout=2000)
             expect(page.locator(".ticker-card.status-published")).to_have_count(done, timeout=2000)
             assert page.evaluate(PAGE_VIEW) == db_view(run_id)
+            assert_log_shows_the_runs_events(page, run_id)
+            assert page.evaluate(LOG_LINES).count(paused_line) == 1
 
             # Resume; once the next ticker is published and the one after it is being analysed,
             # reload mid-run: the page shows the database's state at once, then follows on.
@@ -154,6 +202,9 @@ def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_se
             assert [c for c in shown["cards"] if c[1] == "published"] == [[t, "published"] for t in TICKERS[: done + 1]]
             assert published(run_id) < len(TICKERS), "the run finished before the reload: make it slower"
             expect(page.locator("#connection")).to_have_text("live", timeout=15000)
+            # the history up to the reload, then live: the same lines as the events, each once
+            expect(page.locator("#run-status")).to_have_text("completed", timeout=60000)
+            assert_log_shows_the_runs_events(page, run_id)
 
             # It finishes: every ticker published, progress 100%.
             expect(page.locator("#run-status")).to_have_text("completed", timeout=60000)
@@ -163,6 +214,11 @@ def test_it_runs_pauses_resumes_and_reloads_in_a_browser(world, profile, asgi_se
             expect(page.locator("#progress-log")).to_contain_text(
                 f"Automation complete: {len(TICKERS)} published, 0 failed"
             )
+            # Reloaded after completion: the whole log as it was, from the history alone.
+            page.reload()
+            expect(page.locator("#run-status")).to_have_text("completed", timeout=2000)
+            assert_log_shows_the_runs_events(page, run_id)
+            assert page.evaluate(LOG_LINES).count(paused_line) == 1
 
             # The runs list shows it.
             page.goto(f"{asgi_server.url}/runs/")

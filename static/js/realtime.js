@@ -46,12 +46,27 @@
 
     const attempts = {}; // room -> number of the latest subscribe, so a stale ack is ignored
 
-    function subscribe(room) {
+    // subscribe(room): join with a snapshot (onSnapshot), then the events after it.
+    // subscribe(room, {seq, epoch}): join from that position: the server replays what came after
+    // it (or sends resync_required), without a snapshot; for a page that rendered the room's
+    // state and history itself.
+    function subscribe(room, from) {
       subscribed.add(room);
-      pending[room] = [];
+      const payload = { room: room };
+      if (from && from.epoch) {
+        positions[room] = { seq: from.seq, epoch: from.epoch };
+        payload.last_seq = from.seq;
+        payload.epoch = from.epoch;
+      }
+      if (!payload.epoch) pending[room] = [];
       const attempt = (attempts[room] || 0) + 1;
       attempts[room] = attempt;
-      socket.emit("subscribe", { room: room }, (ack) => {
+      socket.emit("subscribe", payload, (ack) => {
+        if (payload.epoch) {
+          // replayed events came before this ack, deduplicated by position as they arrived
+          if (!ack || !ack.ok) opts.onStatus("error", (ack && ack.message) || "could not subscribe to " + room);
+          return;
+        }
         if (attempts[room] !== attempt || !pending[room]) return; // superseded by a later subscribe
         const held = pending[room];
         delete pending[room];

@@ -9,7 +9,12 @@
   const $ = (id) => document.getElementById(id);
   const ACTIVE = ["queued", "running"];
 
-  function log(stage, message, timestamp) {
+  let lastLine = null; // [stage, message] of the newest entry: a pause or cancel is announced twice
+  // (automation_paused, then the run's last automation_progress, both with the run's message)
+
+  function log(stage, message, timestamp, before) {
+    if (lastLine && lastLine[0] === stage && lastLine[1] === message && !before) return;
+    if (!before) lastLine = [stage, message];
     const li = document.createElement("li");
     li.className = "log-entry log-" + stage;
     const time = document.createElement("span");
@@ -20,7 +25,8 @@
     text.textContent = message;
     li.append(time, " ", text);
     const list = $("progress-log");
-    list.appendChild(li);
+    if (before) list.insertBefore(li, before);
+    else list.appendChild(li);
     while (list.children.length > 300) list.removeChild(list.firstChild);
     list.scrollTop = list.scrollHeight;
   }
@@ -76,6 +82,16 @@
 
   let held = null; // events of our room that arrive while the state is reloaded over HTTP
 
+  // The log line an event of the run's room writes: [stage, message, timestamp], or null.
+  function lineFor(event, data) {
+    if (event === "automation_progress") return [data.stage, data.message, data.timestamp];
+    if (event === "automation_paused") return ["paused", data.message];
+    if (event === "automation_resumed") return ["processing", data.message];
+    if (event === "automation_cancelled") return ["cancelled", data.message];
+    if (event === "automation_error") return ["error", data.message + (data.recoverable ? " (recoverable)" : ""), data.timestamp];
+    return null;
+  }
+
   function onEvent(event, data, fromRoom) {
     if (event === "error") { log("error", "Error: " + data.message); return; }
     if (fromRoom !== room) return; // the same events also reach our user room: follow the run's room only
@@ -94,24 +110,21 @@
       if (d.states) Object.entries(d.states).forEach(([ticker, status]) => setTicker(ticker, { status: status }));
       if (d.ticker && d.status) setTicker(d.ticker, { status: d.status, published_id: d.post_id || "", error: d.error || "" });
       if (data.stage === "cancelled") (state.tickers || []).forEach((t) => { if (["pending", "processing"].includes(t.status)) t.status = "cancelled"; });
-      log(data.stage, data.message, data.timestamp);
     } else if (event === "automation_paused") {
       Object.assign(state, { status: "paused", stage: "paused", requested: "", message: data.message });
-      log("paused", data.message);
     } else if (event === "automation_resumed") {
       Object.assign(state, { status: state.status === "paused" || state.status === "completed" || state.status === "failed" ? "queued" : state.status, requested: "", error: "", message: data.message });
       (state.tickers || []).forEach((t) => { if (t.status === "failed") Object.assign(t, { status: "pending", error: "" }); });
-      log("processing", data.message);
     } else if (event === "automation_cancelled") {
       Object.assign(state, { status: "cancelled", stage: "cancelled", requested: "", message: data.message });
-      log("cancelled", data.message);
     } else if (event === "automation_error") {
       if (data.ticker) setTicker(data.ticker, { status: "failed", error: data.message, recoverable: data.recoverable });
       else state.error = data.message;
-      log("error", data.message + (data.recoverable ? " (recoverable)" : ""), data.timestamp);
     } else {
       return;
     }
+    const line = lineFor(event, data);
+    log(line[0], line[1], line[2]);
     render();
   }
 
@@ -140,7 +153,20 @@
     onResync(r, reason) { if (r === room) reload(reason); },
     onStatus: Realtime.setConnection,
   });
-  rt.subscribe(room);
+  // The run's history (its room's replay log, read by the page's view before the state): each
+  // event's log line goes before "State loaded", then the room is followed from that position, so
+  // what happened since the read is replayed on top of the state and nothing shows twice.
+  const history = JSON.parse(document.getElementById("run-history").textContent);
+  const loaded = $("progress-log").firstElementChild;
+  let previous = null;
+  history.events.forEach(([event, data]) => {
+    const line = lineFor(event, data);
+    if (!line || (previous && previous[0] === line[0] && previous[1] === line[1])) return;
+    previous = line;
+    log(line[0], line[1], line[2], loaded);
+  });
+  if (previous) lastLine = previous;
+  rt.subscribe(room, history.position);
 
   async function control(action) {
     const event = action + "_automation";
