@@ -154,6 +154,22 @@ if [ -z "${REDIS_URL:-}" ]; then
 fi
 export SOCKETIO_ALLOWED_ORIGINS="${SOCKETIO_ALLOWED_ORIGINS:-http://localhost:$PORT,http://127.0.0.1:$PORT}"
 
+# What this run chose, for manage.py in a second terminal (project/runenv.py reads it; the real
+# environment wins there). The secret itself is never written.
+{
+  echo "# written by \`make run\` at $(date -u +%FT%TZ): the settings it chose, read by manage.py"
+  echo "DEBUG=$DEBUG"
+  echo "REDIS_URL=$REDIS_URL"
+  [ -n "${DATABASE_URL:-}" ] && echo "DATABASE_URL=$DATABASE_URL"
+  echo "SOCKETIO_ALLOWED_ORIGINS=$SOCKETIO_ALLOWED_ORIGINS"
+  if [ -n "${SECRET_KEY:-}" ]; then
+    echo "# SECRET_KEY: from make run's environment (not written here: set it in this shell too)"
+  else
+    echo "# SECRET_KEY: the development default (DEBUG=1)"
+  fi
+} > "${RUN_ENV_FILE:-var/run.env}"
+chmod 600 "${RUN_ENV_FILE:-var/run.env}"
+
 python manage.py migrate --noinput -v0
 python manage.py collectstatic --noinput -v0
 python manage.py seed_demo

@@ -32,6 +32,8 @@ def start_script(tmp_path, *, stderr: int = subprocess.PIPE, **env: str) -> subp
     database and free ports, with none of the suite's Django, Redis or database settings."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_"))}
     environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}", PORT=str(embedded_redis.free_port()))
+    # what it chose goes to the test's own file, not the checkout's var/run.env (a developer's)
+    environ.update(RUN_ENV_FILE=str(tmp_path / "run.env"))
     environ.update(env)
     return subprocess.Popen(
         ["scripts/run.sh"],
