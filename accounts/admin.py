@@ -18,8 +18,8 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "created_at")
-    search_fields = ("name", "tenant__name")
+    list_display = ("name", "key", "tenant", "created_at")
+    search_fields = ("name", "key", "tenant__name")
     filter_horizontal = ("members",)
 
 

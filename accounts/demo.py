@@ -15,6 +15,7 @@ DEMO_USERS = {
     "ops": ("ops-demo-pass", "acme", True),
 }
 DEMO_TENANTS = {"acme": "Acme Corp", "globex": "Globex Inc"}
+DEMO_PROJECT_KEYS = {"Apollo": "project_456"}  # seed 002's client code names it so
 DEMO_PROJECTS = {
     # name: (tenant slug, members)
     "Apollo": ("acme", ["alice", "bob"]),
@@ -40,6 +41,12 @@ def seed(users: dict) -> list[str]:
         lines.append(f"  {username:6} / {password:18} tenant={slug}{' (staff, /admin/)' if staff else ''}")
     for name, (slug, members) in DEMO_PROJECTS.items():
         project, _ = Project.objects.get_or_create(tenant=tenants[slug], name=name)
+        if name in DEMO_PROJECT_KEYS and project.key != DEMO_PROJECT_KEYS[name]:
+            Project.objects.filter(tenant=project.tenant, key=DEMO_PROJECT_KEYS[name]).exclude(pk=project.pk).update(
+                key=None
+            )
+            project.key = DEMO_PROJECT_KEYS[name]
+            project.save(update_fields=["key"])
         project.members.set([users[m] for m in members])
     if not ApiToken.objects.filter(user=users["bob"], name="demo").exists():
         _, raw = ApiToken.create_for(user=users["bob"], name="demo")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from typing import Any
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 
@@ -28,17 +31,41 @@ class Profile(models.Model):
         return f"{self.user} @ {self.tenant}"
 
 
+# A project's string key (seed 002's clients say `project_456`): letters, digits, `_` and `-`, not
+# all digits (a number is the project's id), at most 20 characters (the contract's limit).
+PROJECT_KEY_RE = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_-]{1,20}$")
+
+
 class Project(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=200)
+    key = models.CharField(
+        max_length=20,
+        null=True,
+        blank=True,
+        validators=[RegexValidator(PROJECT_KEY_RE, "letters, digits, _ and -, not only digits, at most 20")],
+        help_text="How clients may address the project instead of its id (unique in its tenant; default project_<id>)",
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="project_name_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="project_name_per_tenant"),
+            models.UniqueConstraint(fields=["tenant", "key"], name="project_key_per_tenant"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        if not self.key:  # the default needs the id: given right after the insert
+            key = f"project_{self.pk}"
+            if type(self).objects.filter(tenant_id=self.tenant_id, key=key).exists():
+                key = f"project-{self.pk}"  # project_<id> was given to another project by hand
+            self.key = key
+            type(self).objects.filter(pk=self.pk).update(key=key)
 
 
 def hash_api_token(raw: str) -> str:

@@ -3,6 +3,6 @@ from django.urls import path
 from jobs import views
 
 urlpatterns = [
-    path("api/projects/<int:project_id>/jobs", views.project_jobs, name="project-jobs"),
-    path("api/projects/<int:project_id>/jobs/demo", views.start_demo_job, name="project-demo-job"),
+    path("api/projects/<str:project_id>/jobs", views.project_jobs, name="project-jobs"),
+    path("api/projects/<str:project_id>/jobs/demo", views.start_demo_job, name="project-demo-job"),
 ]

@@ -4,19 +4,26 @@ from django.http import HttpRequest, JsonResponse
 
 from accounts.http import ApiError, api_view, json_body
 from accounts.models import Project
+from accounts.projects import UnknownProject, project_id_for
 from jobs.models import JobRecord
 from jobs.services import enqueue_tracked
 
 
-def _member_project(request: HttpRequest, project_id: int) -> Project:
-    project = Project.objects.filter(pk=project_id, members=request.user).first()
+def _member_project(request: HttpRequest, project_ref: str) -> Project:
+    """The project named by its id or its key (in the user's tenant), if the user is a member."""
+    profile = getattr(request.user, "profile", None)
+    try:
+        project_id = project_id_for(project_ref, profile.tenant_id if profile else None)
+    except UnknownProject:
+        project_id = None
+    project = Project.objects.filter(pk=project_id, members=request.user).first() if project_id else None
     if project is None:
         raise ApiError(404, "no such project, or you are not a member", "not_found")
     return project
 
 
 @api_view(("GET",))
-def project_jobs(request: HttpRequest, project_id: int) -> JsonResponse:
+def project_jobs(request: HttpRequest, project_id: str) -> JsonResponse:
     """The project's jobs as stored: what a client reloads after `resync_required`."""
     project = _member_project(request, project_id)
     jobs = [r.as_state() for r in JobRecord.objects.filter(project=project)[:100]]
@@ -24,7 +31,7 @@ def project_jobs(request: HttpRequest, project_id: int) -> JsonResponse:
 
 
 @api_view(("POST",))
-def start_demo_job(request: HttpRequest, project_id: int) -> JsonResponse:
+def start_demo_job(request: HttpRequest, project_id: str) -> JsonResponse:
     project = _member_project(request, project_id)
     body = json_body(request)
     steps = body.get("steps", 10)

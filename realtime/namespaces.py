@@ -22,7 +22,7 @@ from typing import Any
 import socketio
 from django.conf import settings
 
-from project.ids import parse_id
+from accounts.projects import UnknownProject, aproject_id_for
 from realtime import caps, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import project_room, tenant_room, user_room
@@ -301,14 +301,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         return {"room": user_room(identity.user_id)}
 
     async def on_subscribe_project(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
-        room = project_room_of(data["project_id"])
+        room = await project_room_of(identity, data["project_id"])
         return await self._subscribe(sid, identity, room, data.get("last_seq"), data.get("epoch"))
 
     async def on_unsubscribe_project(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
         """Seed 002: membership is checked in the database here too, and the ack carries the
         project's current job state. The socket leaves the room first either way: a member who
         was removed from the project must stop receiving it, and is then told they are not one."""
-        room = project_room_of(data["project_id"])
+        room = await project_room_of(identity, data["project_id"])
         await self.leave_room(sid, room)
         kind = await rooms.check(identity, room)
         answer: dict[str, Any] = {"room": room}
@@ -346,8 +346,9 @@ async def close_transport(server: socketio.AsyncServer, sid: str, namespace: str
     server.eio.sockets.pop(eio_sid, None)
 
 
-def project_room_of(project_id: Any) -> str:
-    pk = parse_id(project_id)
-    if pk is None:
-        raise rooms.Forbidden("invalid_room", "project_id must be a project's numeric id")
-    return project_room(pk)
+async def project_room_of(identity: Identity, project_id: Any) -> str:
+    """Seed 002 names a project by its id or by its key (`project_456`, in the user's tenant)."""
+    try:
+        return project_room(await aproject_id_for(project_id, identity.tenant_id))
+    except UnknownProject as exc:
+        raise rooms.Forbidden("invalid_room", str(exc)) from None
