@@ -18,7 +18,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "tenant", "created_at")
+    list_display = ("name", "client_key", "tenant", "created_at")
     search_fields = ("name", "key", "tenant__name")
     filter_horizontal = ("members",)
 

@@ -41,11 +41,8 @@ def seed(users: dict) -> list[str]:
         lines.append(f"  {username:6} / {password:18} tenant={slug}{' (staff, /admin/)' if staff else ''}")
     for name, (slug, members) in DEMO_PROJECTS.items():
         project, _ = Project.objects.get_or_create(tenant=tenants[slug], name=name)
-        if name in DEMO_PROJECT_KEYS and project.key != DEMO_PROJECT_KEYS[name]:
-            Project.objects.filter(tenant=project.tenant, key=DEMO_PROJECT_KEYS[name]).exclude(pk=project.pk).update(
-                key=None
-            )
-            project.key = DEMO_PROJECT_KEYS[name]
+        if project.key != DEMO_PROJECT_KEYS.get(name):
+            project.key = DEMO_PROJECT_KEYS.get(name)
             project.save(update_fields=["key"])
         project.members.set([users[m] for m in members])
     if not ApiToken.objects.filter(user=users["bob"], name="demo").exists():

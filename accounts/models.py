@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -31,9 +30,11 @@ class Profile(models.Model):
         return f"{self.user} @ {self.tenant}"
 
 
-# A project's string key (seed 002's clients say `project_456`): letters, digits, `_` and `-`, not
-# all digits (a number is the project's id), at most 20 characters (the contract's limit).
+# A project's string key (seed 002's clients say `project_456`): letters, digits, `_` and -, not
+# all digits (a number is the project's id), at most 20 characters (the contract's limit). A
+# project without a key of its own answers to `project_<id>` (derived, never stored).
 PROJECT_KEY_RE = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_-]{1,20}$")
+DEFAULT_KEY_RE = re.compile(r"^project_([0-9]{1,18})$")
 
 
 class Project(models.Model):
@@ -44,7 +45,8 @@ class Project(models.Model):
         null=True,
         blank=True,
         validators=[RegexValidator(PROJECT_KEY_RE, "letters, digits, _ and -, not only digits, at most 20")],
-        help_text="How clients may address the project instead of its id (unique in its tenant; default project_<id>)",
+        help_text="How clients may address the project besides its id (unique in its tenant); "
+        "without one it answers to project_<id>",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -58,14 +60,10 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        super().save(*args, **kwargs)
-        if not self.key:  # the default needs the id: given right after the insert
-            key = f"project_{self.pk}"
-            if type(self).objects.filter(tenant_id=self.tenant_id, key=key).exists():
-                key = f"project-{self.pk}"  # project_<id> was given to another project by hand
-            self.key = key
-            type(self).objects.filter(pk=self.pk).update(key=key)
+    @property
+    def client_key(self) -> str:
+        """The key clients may use: its own, or the derived `project_<id>`."""
+        return self.key or f"project_{self.pk}"
 
 
 def hash_api_token(raw: str) -> str:

@@ -1,11 +1,12 @@
-"""A project as clients name it: its numeric id, or its key in the client's tenant (seed 002:
-`project_456`). One resolver for the Socket.IO events and the HTTP API."""
+"""A project as clients name it: its numeric id, its own key in the client's tenant, or
+`project_<id>` (seed 002: `project_456`). One resolver for the Socket.IO events and the HTTP API;
+membership is checked by the caller, as for an id."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from accounts.models import PROJECT_KEY_RE, Project
+from accounts.models import DEFAULT_KEY_RE, PROJECT_KEY_RE, Project
 from project.ids import parse_id
 
 
@@ -13,28 +14,35 @@ class UnknownProject(ValueError):
     """Neither a project id nor a key of a project in the tenant."""
 
 
-def _by_key(reference: Any, tenant_id: int | None):
+def _own_keys(reference: Any, tenant_id: int | None):
+    """The lookup of a project's own key (None when `reference` can't be one)."""
     if not isinstance(reference, str) or tenant_id is None or not PROJECT_KEY_RE.match(reference):
-        raise UnknownProject("project_id must be a project's numeric id or its key")
+        return None
     return Project.objects.filter(tenant_id=tenant_id, key=reference).values_list("pk", flat=True)
 
 
+def _derived(reference: Any, found: int | None) -> int:
+    """An own key wins; else `project_<id>`; else it names nothing."""
+    if found is not None:
+        return found
+    match = DEFAULT_KEY_RE.match(reference) if isinstance(reference, str) else None
+    if match is None:
+        raise UnknownProject(f"no project with key {str(reference)[:20]!r} in your tenant")
+    return int(match.group(1))
+
+
 def project_id_for(reference: Any, tenant_id: int | None) -> int:
-    """The project id `reference` names (an id is returned as is: membership is checked later)."""
+    """The project id `reference` names."""
     pk = parse_id(reference)
     if pk is not None:
         return pk
-    found = _by_key(reference, tenant_id).first()
-    if found is None:
-        raise UnknownProject(f"no project with key {reference!r} in your tenant")
-    return found
+    lookup = _own_keys(reference, tenant_id)
+    return _derived(reference, lookup.first() if lookup is not None else None)
 
 
 async def aproject_id_for(reference: Any, tenant_id: int | None) -> int:
     pk = parse_id(reference)
     if pk is not None:
         return pk
-    found = await _by_key(reference, tenant_id).afirst()
-    if found is None:
-        raise UnknownProject(f"no project with key {reference!r} in your tenant")
-    return found
+    lookup = _own_keys(reference, tenant_id)
+    return _derived(reference, await lookup.afirst() if lookup is not None else None)

@@ -11,14 +11,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-
-import pytest
 
 from realtime.client import RealtimeClient
 from testing import BASE_DIR
-from tests.test_run_script import leftover_processes, read_until
+from testing.make_run import ctrl_c, read_until
 from tools import embedded_redis
 
 README_PORT = "8000"
@@ -106,14 +103,4 @@ def test_the_readme_shell_lines_work_in_a_second_terminal(tmp_path):
     finally:
         if alice is not None:
             alice.disconnect()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"make run did not stop within 60 s of Ctrl-C: {leftover_processes(proc.pid)}")
-    left = leftover_processes(proc.pid)
-    if left:
-        os.killpg(proc.pid, signal.SIGKILL)
-    assert not left, left
+        ctrl_c(proc)

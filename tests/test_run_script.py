@@ -4,27 +4,17 @@ was already on its port, and never says "Serving" when /healthz did not answer."
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
-import threading
-import time
 
 import pytest
 import requests
 
 from realtime.client import RealtimeClient
 from testing import BASE_DIR
+from testing.make_run import ctrl_c, leftover_processes, read_until
 from tools import embedded_redis
-
-
-def leftover_processes(session_id: int) -> list[str]:
-    """The processes still in the session `scripts/run.sh` led (it must stop all it started)."""
-    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True).stdout
-    rows = [line.split(None, 3) for line in out.splitlines()]
-    # a zombie has exited: only its parent (or init) has yet to collect its status
-    return [" ".join(row) for row in rows if row[1] == str(session_id) and not row[2].startswith("Z")]
 
 
 def start_script(tmp_path, *, stderr: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
@@ -107,31 +97,6 @@ def test_make_run_stops_when_healthz_does_not_answer(tmp_path):
     assert "Serving" not in result.stdout
 
 
-def read_until(proc: subprocess.Popen, marker: str, timeout: float) -> str:
-    """make run's output up to the line containing `marker` (read on a thread: a pipe has no
-    timeout of its own); fails with what it printed if the marker does not come in time."""
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            line = None
-        if line is None:
-            pytest.fail(f"make run did not print {marker!r} within {timeout}s:\n{''.join(seen)[-3000:]}")
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-
-
 @pytest.mark.parametrize("servers", [1, 2])
 def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
     """The happy path, as a developer uses it: `make run` (SERVERS=2: two daphne processes behind
@@ -182,18 +147,7 @@ def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
     finally:
         for client in clients:
             client.disconnect()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            left = leftover_processes(proc.pid)
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"make run did not stop within 60 s of Ctrl-C; still running: {left}")
-    left = leftover_processes(proc.pid)
-    if left:
-        os.killpg(proc.pid, signal.SIGKILL)
-    assert not left, f"Ctrl-C left processes behind: {left}"
+        ctrl_c(proc)
     with socket.socket() as s:  # and its port is free again (for a server: TIME_WAIT is free)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))

@@ -6,13 +6,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def default_keys(apps, schema_editor):
-    """Existing projects get their default key, project_<id> (seed 002's form)."""
-    Project = apps.get_model("accounts", "Project")
-    for pk in Project.objects.filter(key__isnull=True).values_list("pk", flat=True):
-        Project.objects.filter(pk=pk).update(key=f"project_{pk}")
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,9 +17,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='project',
             name='key',
-            field=models.CharField(blank=True, help_text='How clients may address the project instead of its id (unique in its tenant; default project_<id>)', max_length=20, null=True, validators=[django.core.validators.RegexValidator(re.compile('^(?![0-9]+$)[A-Za-z0-9_-]{1,20}$'), 'letters, digits, _ and -, not only digits, at most 20')]),
+            field=models.CharField(blank=True, help_text='How clients may address the project besides its id (unique in its tenant); without one it answers to project_<id>', max_length=20, null=True, validators=[django.core.validators.RegexValidator(re.compile('^(?![0-9]+$)[A-Za-z0-9_-]{1,20}$'), 'letters, digits, _ and -, not only digits, at most 20')]),
         ),
-        migrations.RunPython(default_keys, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='project',
             constraint=models.UniqueConstraint(fields=('tenant', 'key'), name='project_key_per_tenant'),

@@ -86,7 +86,9 @@ def test_unsubscribe_stops_the_events(world, connect):
 
 def test_a_malformed_project_id_is_an_error(world, connect):
     bob = connect(world.token(world.bob))
-    assert bob.call("subscribe_project", {"project_id": "project_456"})["code"] == "invalid_room"
+    assert bob.call("subscribe_project", {"project_id": "no such key!"})["code"] == "invalid_room"
+    # seed 002's form names project 456, which bob is no member of (issue 13: keys are accepted)
+    assert bob.call("subscribe_project", {"project_id": "project_456"})["code"] == "forbidden"
     assert bob.call("subscribe_project", {"project_id": 987654321})["code"] == "forbidden"
     assert bob.call("subscribe_project", {"project_id": [1]})["code"] == "invalid_payload"
     assert bob.call("subscribe_project", {})["code"] == "invalid_payload"

@@ -55,6 +55,9 @@
       const payload = { room: room };
       if (from && from.epoch) {
         positions[room] = { seq: from.seq, epoch: from.epoch };
+        // Not connected yet: the connect sends this position in auth.last_seen, and the server
+        // joins (authorized) and replays from it; a subscribe as well would do it all twice.
+        if (!socket.connected) return;
         payload.last_seq = from.seq;
         payload.epoch = from.epoch;
       }
