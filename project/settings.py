@@ -177,7 +177,30 @@ REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
 # Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
 REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
 # Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
-REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run"]
+REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run", "realtime.outbox.run"]
+# The event outbox (realtime/outbox.py, docs/replay.md): events emitted inside a transaction are
+# stored with it and published after the commit; what Redis did not take is published later by
+# the relay every server process runs (one at a time). The publish after commit waits for Redis at
+# most REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS (then the event is deferred and the request answers).
+REALTIME_OUTBOX: bool = env.bool("REALTIME_OUTBOX", default=True)
+REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS", env.float("REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS", default=0.5)
+)
+REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS", env.float("REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS", default=0.5)
+)
+# A stored event not published (nor deferred) this long after it was written is the relay's: its
+# process died between the commit and the publish.
+REALTIME_OUTBOX_GRACE_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_GRACE_SECONDS", env.float("REALTIME_OUTBOX_GRACE_SECONDS", default=10.0)
+)
+# Per room, the ids of the last N outbox events published, so a retry whose first attempt did run
+# (the reply was lost) is not published again under a second sequence number.
+REALTIME_OUTBOX_DEDUPE_WINDOW: int = env.int("REALTIME_OUTBOX_DEDUPE_WINDOW", default=1000)
+if REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS <= 0 or REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured("REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS and _RELAY_INTERVAL_SECONDS must be above 0")
+if REALTIME_OUTBOX_DEDUPE_WINDOW < 1:
+    raise ImproperlyConfigured("REALTIME_OUTBOX_DEDUPE_WINDOW must be 1 or more")
 # The Socket.IO Admin UI (python-socketio's instrument()): off unless enabled with credentials.
 SOCKETIO_ADMIN_ENABLED: bool = env.bool("SOCKETIO_ADMIN_ENABLED", default=False)
 SOCKETIO_ADMIN_USERNAME: str = env.str("SOCKETIO_ADMIN_USERNAME", default="")
