@@ -38,7 +38,7 @@ from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from realtime import emit as _emit
-from realtime import eventlog
+from realtime import eventlog, metrics
 from realtime.models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,6 @@ def publish(items: list[_emit._Prepared]) -> list[eventlog.Published]:
         log.error("outbox: could not record %d published events: %s", len(live), exc.__class__.__name__)
         return []
     if failure is not None:
-        _emit.metrics.incr("emit_deferred", len(live) - len(published))
         _outage.note_deferred(len(live) - len(published), failure)
     else:
         _outage.note_reachable()
@@ -213,6 +212,8 @@ class _Outage:
         self.deferred = 0
 
     def note_deferred(self, n: int, failure: Exception | None) -> None:
+        if n:
+            metrics.incr("emit_deferred", n)
         with self._lock:
             first = self.since is None
             if first:
