@@ -12,6 +12,7 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Callback, Retry
 
 from jobs.events import emit_progress, emit_status
@@ -54,9 +55,18 @@ def enqueue_tracked(
         # Both run on commit, in the order registered: `queued` must be published before the
         # job is pushed onto its queue, or a fast worker's `running` can overtake it.
         emit_status(record)
-        _enqueue(record, retries=record.max_retries)
+        transaction.on_commit(lambda: _enqueue_committed(record))
     log.info("job enqueued id=%s kind=%s", record.pk, kind)
     return record
+
+
+def _enqueue_committed(record: JobRecord) -> None:
+    """After commit: push the job; if Redis can't take it, the record is committed and the
+    lost-job sweep enqueues it (jobs/reaper.py): the caller (a request) is not failed for it."""
+    try:
+        _enqueue(record, retries=record.max_retries)
+    except RedisError as exc:
+        log.warning("job committed, not enqueued id=%s (%s): the lost-job sweep enqueues it", record.pk, exc)
 
 
 def _enqueue(record: JobRecord, *, retries: int) -> None:

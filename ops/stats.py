@@ -22,6 +22,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 from accounts.models import Tenant
 from jobs.models import JobRecord
 from ops import keys
+from realtime import outbox
 from realtime.bridge import BRIDGED_COUNTS_KEY
 from realtime.emit import EMIT_COUNTS_KEY, EMIT_SECOND_PREFIX
 from realtime.redis import sync_client
@@ -177,4 +178,5 @@ def collect() -> dict[str, Any]:
         "bridged_by_event": bridged_by_event(redis),
         "counters": dict(sorted(counters.items())),
         "recent_errors": recent_errors(redis),
+        "outbox": outbox.backlog(),
     }
