@@ -147,9 +147,12 @@ def mark_retrying(job_id: str, error: str) -> JobRecord | None:
 
 
 def save_progress(job_id: str, progress: float, message: str | None) -> None:
-    """Progress is not a transition: write it (unless the job already ended) and announce it."""
+    """Progress is not a transition: write it (unless the job already ended) and announce it
+    (in the same transaction: the announcement goes through the event outbox, so a Redis outage
+    defers it instead of failing the job after its progress was written)."""
     changes: dict[str, Any] = {"progress": progress, "updated_at": timezone.now()}
     if message is not None:
         changes["message"] = message[:500]
-    if JobRecord.objects.filter(pk=job_id).exclude(status__in=JobRecord.TERMINAL).update(**changes):
-        emit_progress(JobRecord.objects.get(pk=job_id))
+    with transaction.atomic():
+        if JobRecord.objects.filter(pk=job_id).exclude(status__in=JobRecord.TERMINAL).update(**changes):
+            emit_progress(JobRecord.objects.get(pk=job_id))
