@@ -36,6 +36,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from realtime import emit as _emit
 from realtime import eventlog, metrics
@@ -135,7 +137,7 @@ def client() -> redis.Redis:
             if found is None:
                 timeout = key[1]
                 found = redis.Redis.from_url(
-                    key[0], socket_connect_timeout=timeout, socket_timeout=timeout, retry=None, health_check_interval=15
+                    key[0], socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
                 )
                 _clients[key] = found
     return found
@@ -295,7 +297,7 @@ def relay_once(limit: int = RELAY_BATCH) -> tuple[int, int]:
 
 def relay_forever(stop: threading.Event) -> None:
     """relay_once() every REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS (at once again after a full
-    batch; backing off to 5 s while Redis or the database fails) until `stop` is set."""
+    batch; backing off to 2 s while Redis does not take them, 5 s after a database error) until `stop` is set."""
     delay = 0.0
     while not stop.wait(delay):
         interval = settings.REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS
@@ -311,7 +313,7 @@ def relay_forever(stop: threading.Event) -> None:
             delay = 5.0
             continue
         if pending:
-            delay = min(max(delay * 2, interval), 5.0)  # Redis is not taking them: back off
+            delay = min(max(delay * 2, interval), 2.0)  # Redis is not taking them: back off
         else:
             delay = 0.0 if published >= RELAY_BATCH else interval
 
