@@ -17,6 +17,7 @@ from rq import Callback, Retry
 
 from jobs.events import emit_progress, emit_status
 from jobs.models import JobRecord
+from realtime import outbox
 
 log = logging.getLogger(__name__)
 S = JobRecord.Status
@@ -63,15 +64,16 @@ def enqueue_tracked(
 def _enqueue_committed(record: JobRecord) -> None:
     """After commit: push the job; if Redis can't take it, the record is committed and the
     lost-job sweep enqueues it (jobs/reaper.py): the caller (a request) is not failed for it."""
-    try:
-        _enqueue(record, retries=record.max_retries)
+    try:  # waiting for a hung Redis at most REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS
+        url = settings.RQ_QUEUES.get(record.queue, {}).get("URL")
+        _enqueue(record, retries=record.max_retries, connection=outbox.client(url))
     except RedisError as exc:
         log.warning("job committed, not enqueued id=%s (%s): the lost-job sweep enqueues it", record.pk, exc)
 
 
-def _enqueue(record: JobRecord, *, retries: int) -> None:
+def _enqueue(record: JobRecord, *, retries: int, connection: Any = None) -> None:
     """Push the record's job onto its queue (on commit), with `retries` retries after this run."""
-    django_rq.get_queue(record.queue).enqueue(
+    django_rq.get_queue(record.queue, connection=connection).enqueue(
         record.func,
         kwargs=record.kwargs or {},
         job_id=str(record.pk),

@@ -13,6 +13,10 @@ class OutboxEvent(models.Model):
     same room was deferred when it was written: a room's events go out in id order)."""
 
     created_at = models.DateTimeField(db_index=True)
+    # Which Redis the event is for (a hash of the writer's REDIS_URL): a relay publishes only the
+    # rows of the Redis it is configured with (processes on another Redis share this database in
+    # the test suite; a second deployment might too).
+    target = models.CharField(max_length=16)
     event = models.CharField(max_length=100)
     room = models.CharField(max_length=200)
     namespace = models.CharField(max_length=100)

@@ -79,6 +79,11 @@ RELAY_LOCK_ID = 0x6F7574626F78  # "outbox": pg_try_advisory_xact_lock's key
 ERROR_MAX = 200
 
 
+def target() -> str:
+    """This process's Redis, as stored with its outbox rows (a hash: the URL may hold a password)."""
+    return hashlib.sha256(settings.REDIS_URL.encode()).hexdigest()[:16]
+
+
 def dedupe_key(state_key: str) -> str:
     """The room's dedupe set: the state key's hash tag, so it is in the room's cluster slot."""
     return f"{state_key}:outbox"
@@ -102,11 +107,15 @@ def store(items: list[_emit._Prepared]) -> list[_emit._Prepared]:
     """Write `items` to the outbox (in the current transaction, or committed at once outside one)
     and return them tied to their rows."""
     rooms = {item.room for item in items}
-    backlog = set(OutboxEvent.objects.filter(deferred=True, room__in=rooms).values_list("room", flat=True))
+    backlog = set(
+        OutboxEvent.objects.filter(deferred=True, room__in=rooms, target=target()).values_list("room", flat=True)
+    )
     now = timezone.now()
+    mine = target()
     rows = OutboxEvent.objects.bulk_create(
         OutboxEvent(
             created_at=now,
+            target=mine,
             event=item.event,
             room=item.room,
             namespace=item.namespace,
@@ -126,10 +135,12 @@ _clients: dict[tuple[str, float], redis.Redis] = {}
 _clients_lock = threading.Lock()
 
 
-def client() -> redis.Redis:
-    """A client that waits for Redis at most REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS and does not
-    retry (the relay does): a hung Redis delays a request by that much, not by seconds."""
-    key = (settings.REDIS_URL, settings.REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS)
+def client(url: str | None = None) -> redis.Redis:
+    """A client (of REDIS_URL, or `url`) that waits for Redis at most
+    REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS and does not retry (the relay does): a hung Redis delays
+    a request by that much, not by seconds. Also for other work after a commit that has a
+    durable record to recover from (a tracked job's enqueue)."""
+    key = (url or settings.REDIS_URL, settings.REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS)
     found = _clients.get(key)
     if found is None:
         with _clients_lock:
@@ -245,9 +256,8 @@ _outage = _Outage()
 
 
 def _due() -> Q:
-    return Q(deferred=True) | Q(
-        created_at__lt=timezone.now() - timedelta(seconds=settings.REALTIME_OUTBOX_GRACE_SECONDS)
-    )
+    grace = timedelta(seconds=settings.REALTIME_OUTBOX_GRACE_SECONDS)
+    return Q(target=target()) & (Q(deferred=True) | Q(created_at__lt=timezone.now() - grace))
 
 
 def _relay_lock() -> bool:
