@@ -25,6 +25,7 @@ from realtime.redis import async_client
 log = logging.getLogger(__name__)
 
 CATCH_UP_ATTEMPTS = 5
+JOINED_MAX = 10_000  # rooms remembered by `_joined` before those left by every member are forgotten
 # Pub/sub messages handled per event-loop turn at most. A burst (emit_many(), or any emitter
 # ahead of the server) arrives in one socket read, and redis-py hands out buffered messages
 # without yielding: without a limit the loop delivered the whole burst before the fast path's
@@ -43,6 +44,10 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         self._aliases: dict[str, list[str]] = {}
         # (namespace, room) -> (seq, epoch) of the room's last event delivered here (see _continuous)
         self._last: dict[tuple[str, str], tuple[int, str]] = {}
+        # (namespace, room) -> (seq, epoch) as of the latest join here: where `_catch_up` starts a
+        # room that has members but had no event delivered yet (the outbox publishes deferred
+        # events exactly while servers re-subscribe after an outage)
+        self._joined: dict[tuple[str, str], tuple[int, str]] = {}
         # (namespace, room) -> (after, up to, epoch): seqs refilled by `_catch_up` that may still
         # arrive over pub/sub (published between the re-subscription and the catch-up's read)
         self._refilled: dict[tuple[str, str], tuple[int, int, str]] = {}
@@ -110,6 +115,11 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
             self._last[key] = (seq, epoch)
         return True
 
+    def _remember_join(self, key: tuple[str, str], seq: int, epoch: str) -> None:
+        self._joined[key] = (seq, epoch)
+        if len(self._joined) > JOINED_MAX:
+            self._joined = {k: v for k, v in self._joined.items() if self._has_local_members(*k)}
+
     def _has_local_members(self, ns: str, room: str) -> bool:
         return any(room in self.rooms.get(n, ()) for n in (ns, *self._aliases.get(ns, ())))
 
@@ -156,7 +166,7 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         published from now on also arrives over pub/sub; those already refilled here are dropped
         (`_refilled`). A room whose epoch changed (Redis lost the log) or whose seq went back (Redis
         lost its last writes) has its members told to resync."""
-        for key in list(self._last):
+        for key in list(self._last) + [key for key in self._joined if key not in self._last]:
             for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
                 try:
                     await self._catch_up_room(key)
@@ -171,8 +181,11 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
 
     async def _catch_up_room(self, key: tuple[str, str]) -> None:
         ns, room = key
+        joined = self._joined.pop(key, None)
         if key not in self._last:
-            return
+            if joined is None:
+                return
+            self._last[key] = joined
         seq, epoch = self._last[key]
         if not self._has_local_members(ns, room):
             self._last.pop(key, None)
@@ -258,7 +271,9 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
             await self.enter_room(sid, namespace, room)
             # A room that never had an event gets its epoch now, so the position returned is one
             # the client can come back with (and be replayed what it missed while away).
-            return await eventlog.ensure_position(async_client(), log_ns, room)
+            position = await eventlog.ensure_position(async_client(), log_ns, room)
+            self._remember_join((log_ns, room), position.seq, position.epoch)
+            return position
         key = (log_ns, room)
         buffer: list[dict] = []
         # A list per sid: the same connection may join the same room twice at once (the welcome's
@@ -288,6 +303,8 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
                     last = max(last, seq)
                 else:
                     metrics.incr("duplicates_dropped")
+            if missed.head.epoch is not None:
+                self._remember_join(key, last if not missed.resync else missed.head.seq, missed.head.epoch)
             return missed.head
         finally:
             held = self._held.get(key)
