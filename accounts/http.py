@@ -6,7 +6,9 @@ answered with JSON `{error, code}`: the method (405), the body's size (413, `API
 and media type (415: a body must be `application/json`), the caller (401, CSRF 403) and the body
 itself (400: one parser, `parse_json_body`, with a nesting limit, `API_MAX_JSON_DEPTH`, and no
 control characters or lone surrogates in any string). A view reads the parsed body with
-`json_body(request)`.
+`json_body(request)`. A Redis or database outage inside a view (RedisError, EmitError,
+OperationalError: the change did not commit) answers 503 JSON with `Retry-After`, and so does
+every ApiError 503 (events of a committed change never raise: the event outbox defers them).
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ Both publish through Redis (see eventlog: sequence number, replay log and pub/su
 step), so an event reaches every server process and every client in the room, wherever it was
 emitted. Inside a database transaction `emit()` waits for the commit (the database is the truth;
 an event announces a change that is already committed) and is dropped if the transaction rolls
-back. If Redis can't be reached, the failure is logged, counted and raised as EmitError: never
-swallowed.
+back: it is stored in the event outbox with the transaction (realtime/outbox.py), so if Redis
+does not take it after the commit it is deferred and published later by the relay, not raised.
+Outside a transaction, if Redis can't be reached, the failure is logged, counted and raised as
+EmitError (never swallowed), unless the caller asked for `durable=True` delivery (docs/replay.md).
 """
 
 from __future__ import annotations
