@@ -44,6 +44,7 @@ PROCESS_COUNTERS = {
     "rate_limited": ("realtime_rate_limited_events", "Client events refused by the rate limit"),
     "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
+    "emit_deferred": ("realtime_emits_deferred", "Events of committed changes deferred to the outbox relay (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
 }
 
