@@ -103,11 +103,19 @@ def run_steady(seconds: float, *, per_tx: int = 10, tx_per_second: int = 100) ->
     samples: list[int] = []
     stop = threading.Event()
 
+    sizes: list[int] = []
+
     def sample() -> None:
         from django.db import connection as thread_connection
 
+        tick = 0
         while not stop.wait(0.1):
             samples.append(OutboxEvent.objects.count())
+            tick += 1
+            if thread_connection.vendor == "postgresql" and tick % 50 == 0:  # every 5 s
+                with thread_connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_total_relation_size(%s)", [OutboxEvent._meta.db_table])
+                    sizes.append(cursor.fetchone()[0])
         thread_connection.close()
 
     sampler = threading.Thread(target=sample)
@@ -136,6 +144,7 @@ def run_steady(seconds: float, *, per_tx: int = 10, tx_per_second: int = 100) ->
         "max_rows": max(samples or [0]),
         "end_rows": OutboxEvent.objects.count(),
         "size_kb": size / 1024 if size is not None else float("nan"),
+        "max_size_kb": max(sizes) / 1024 if sizes else float("nan"),
         "behind_ms": behind * 1000,
     }
 
@@ -164,10 +173,13 @@ def main() -> None:
         print(f"{label:<22} {n:>6} {p50:>8.3f} {p99:>8.3f} {rate:>8.0f}")
     steady = run_steady(opts.seconds)
     print()
-    print(f"{'steady, outbox on':<22} {'events':>7} {'ev/s':>7} {'max rows':>9} {'end rows':>9} {'size KB':>8}")
+    print(
+        f"{'steady, outbox on':<22} {'events':>7} {'ev/s':>7} {'max rows':>9} {'end rows':>9} {'max KB':>7} {'end KB':>7}"
+    )
     print(
         f"{'100 tx/s x 10 events':<22} {steady['events']:>7} {steady['rate']:>7.0f} {steady['max_rows']:>9} "
-        f"{steady['end_rows']:>9} {steady['size_kb']:>8.0f}   (most behind schedule: {steady['behind_ms']:.0f} ms)"
+        f"{steady['end_rows']:>9} {steady['max_size_kb']:>7.0f} {steady['size_kb']:>7.0f}"
+        f"   (most behind schedule: {steady['behind_ms']:.0f} ms; sizes on PostgreSQL, sampled every 5 s)"
     )
 
 
