@@ -25,6 +25,7 @@ expires with the room's log. See docs/replay.md.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -105,13 +106,18 @@ def _stored(item: _emit._Prepared, outbox_id: int, deferred: bool) -> _emit._Pre
 
 def store(items: list[_emit._Prepared]) -> list[_emit._Prepared]:
     """Write `items` to the outbox (in the current transaction, or committed at once outside one)
-    and return them tied to their rows."""
+    and return them tied to their rows, each `deferred` if its room has a deferred row already."""
+    rows = _insert_postgres(items) if connection.vendor == "postgresql" else _insert(items)
+    deferred = sum(d for _, d in rows)
+    if deferred:
+        _outage.note_deferred(deferred, None)
+    return [_stored(item, pk, d) for item, (pk, d) in zip(items, rows, strict=True)]
+
+
+def _insert(items: list[_emit._Prepared]) -> list[tuple[int, bool]]:
+    mine, now = target(), timezone.now()
     rooms = {item.room for item in items}
-    backlog = set(
-        OutboxEvent.objects.filter(deferred=True, room__in=rooms, target=target()).values_list("room", flat=True)
-    )
-    now = timezone.now()
-    mine = target()
+    backlog = set(OutboxEvent.objects.filter(deferred=True, room__in=rooms, target=mine).values_list("room", flat=True))
     rows = OutboxEvent.objects.bulk_create(
         OutboxEvent(
             created_at=now,
@@ -124,9 +130,28 @@ def store(items: list[_emit._Prepared]) -> list[_emit._Prepared]:
         )
         for item in items
     )
-    if backlog:
-        _outage.note_deferred(sum(row.deferred for row in rows), None)
-    return [_stored(item, row.pk, row.deferred) for item, row in zip(items, rows, strict=True)]
+    return [(row.pk, row.deferred) for row in rows]
+
+
+def _insert_postgres(items: list[_emit._Prepared]) -> list[tuple[int, bool]]:
+    """_insert() in one round trip: the rooms' backlog is looked up by the INSERT itself (the
+    partial index of deferred rows). Rows are inserted in order (ORDER BY the position), so their
+    ids follow it."""
+    table = OutboxEvent._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s::jsonb)"] * len(items))
+    sql = (
+        f"INSERT INTO {table} (created_at, target, event, room, namespace, payload, deferred, attempts, last_error) "  # noqa: S608 (our table)
+        f"SELECT %s, %s, v.event, v.room, v.namespace, v.payload, EXISTS (SELECT 1 FROM {table} o "
+        f"WHERE o.deferred AND o.target = %s AND o.room = v.room), 0, '' "
+        f"FROM (VALUES {values}) AS v(n, event, room, namespace, payload) ORDER BY v.n RETURNING id, deferred"
+    )
+    mine = target()
+    params: list[Any] = [timezone.now(), mine, mine]
+    for n, item in enumerate(items):
+        params += [n, item.event, item.room, item.namespace, json.dumps(item.data)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall())
 
 
 # --- publishing ------------------------------------------------------------------------------------
@@ -203,9 +228,12 @@ def _delete_sent(ids: list[int]) -> None:
     if connection.vendor != "postgresql":
         OutboxEvent.objects.filter(pk__in=ids).delete()
         return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(f"DELETE FROM {OutboxEvent._meta.db_table} WHERE id = ANY(%s)", [ids])  # noqa: S608 (our table)
+    # One round trip: a query of several statements runs as one transaction (in autocommit mode,
+    # or inside the caller's), so SET LOCAL holds for the DELETE. The ids are our own integers.
+    listed = ",".join(str(int(pk)) for pk in ids)
+    sql = f"SET LOCAL synchronous_commit TO OFF; DELETE FROM {OutboxEvent._meta.db_table} WHERE id IN ({listed})"  # noqa: S608 (integers, our table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
 
 
 def publish(items: list[_emit._Prepared]) -> list[eventlog.Published]:
