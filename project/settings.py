@@ -197,6 +197,11 @@ REALTIME_OUTBOX_GRACE_SECONDS: float = _non_negative(
 # Per room, the ids of the last N outbox events published, so a retry whose first attempt did run
 # (the reply was lost) is not published again under a second sequence number.
 REALTIME_OUTBOX_DEDUPE_WINDOW: int = env.int("REALTIME_OUTBOX_DEDUPE_WINDOW", default=1000)
+# PostgreSQL: the relay VACUUMs the outbox table this often (every published row is deleted: dead
+# rows pile up where autovacuum is off or slow); 0 leaves it to autovacuum.
+REALTIME_OUTBOX_VACUUM_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_VACUUM_SECONDS", env.float("REALTIME_OUTBOX_VACUUM_SECONDS", default=30.0)
+)
 if REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS <= 0 or REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS <= 0:
     raise ImproperlyConfigured("REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS and _RELAY_INTERVAL_SECONDS must be above 0")
 if REALTIME_OUTBOX_DEDUPE_WINDOW < 1:

@@ -77,6 +77,7 @@ _emit.SCRIPTS[OUTBOX_SHA] = OUTBOX_SCRIPT
 
 RELAY_BATCH = 500
 RELAY_LOCK_ID = 0x6F7574626F78  # "outbox": pg_try_advisory_xact_lock's key
+VACUUM_LOCK_ID = RELAY_LOCK_ID + 1
 ERROR_MAX = 200
 
 
@@ -346,13 +347,34 @@ def relay_once(limit: int = RELAY_BATCH) -> tuple[int, int]:
     return len(published), len(items) - len(published)
 
 
+def vacuum() -> bool:
+    """VACUUM the outbox table (PostgreSQL; outside a transaction), by one process at a time.
+    Returns whether it ran."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [VACUUM_LOCK_ID])
+        if not cursor.fetchone()[0]:
+            return False
+        try:
+            cursor.execute(f"VACUUM {OutboxEvent._meta.db_table}")
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [VACUUM_LOCK_ID])
+    return True
+
+
 def relay_forever(stop: threading.Event) -> None:
     """relay_once() every REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS (at once again after a full
     batch; backing off to 2 s while Redis does not take them, 5 s after a database error) until `stop` is set."""
     delay = 0.0
+    vacuumed = time.monotonic()
     while not stop.wait(delay):
         interval = settings.REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS
         try:
+            every = settings.REALTIME_OUTBOX_VACUUM_SECONDS
+            if every and time.monotonic() - vacuumed >= every:
+                vacuumed = time.monotonic()
+                vacuum()
             published, pending = relay_once()
         except DatabaseError as exc:
             log.warning("outbox relay: database error: %s", exc.__class__.__name__)
