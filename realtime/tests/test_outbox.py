@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from realtime import emit as emit_module
 from realtime import eventlog, metrics, outbox
-from realtime.emit import EmitError, emit, emit_many, user_room
+from realtime.emit import EmitError, batch, emit, emit_many, user_room
 from realtime.models import OutboxEvent
 from realtime.redis import sync_client
 from testing import redis_clients
@@ -137,3 +137,16 @@ def test_the_backlog_is_reported():
     )
     backlog = outbox.backlog()
     assert backlog["waiting"] == 1 and 2 <= backlog["oldest_age_seconds"] < 5
+
+
+def test_a_batch_in_a_transaction_is_stored_with_it_and_published_after_commit(world, connect):
+    alice = connect(world.token(world.alice))
+    room = user_room(world.alice.pk)
+    with transaction.atomic(), batch() as sent:
+        for n in (1, 2, 3):
+            emit("test_event", {"n": n}, room=room)
+        assert OutboxEvent.objects.filter(room=room).count() == 3
+    assert [p.seq for p in sent.published] == sorted(p.seq for p in sent.published) and len(sent.published) == 3
+    alice.wait_for("test_event", lambda d: d["n"] == 3)
+    assert numbers(alice, room) == [1, 2, 3]
+    assert not OutboxEvent.objects.exists()
