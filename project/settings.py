@@ -172,7 +172,7 @@ REALTIME_CONTRACT_EXTRA: list[str] = env.list("REALTIME_CONTRACT_EXTRA", default
 PROGRESS_MIN_INTERVAL_SECONDS: float = env.float("PROGRESS_MIN_INTERVAL_SECONDS", default=0.5)
 # Global emit counters in Redis (events published per event name, from every process).
 REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
-# Room events encoded once per room and written straight to daphne's connection (realtime/fastpath.py).
+# Room events encoded once per room and written straight to daphne's connection (realtime/compat/fastpath.py).
 REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
 # Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
 REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
