@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/auth/token", account_views.token, name="api-token"),
     path("healthz", realtime_views.healthz, name="healthz"),
+    path("api/realtime/asyncapi.json", realtime_views.asyncapi_view, name="realtime-asyncapi"),
     path("api/realtime/test-event", realtime_diagnostics.test_event_view, name="realtime-test-event"),
     path("", include("jobs.urls")),
     path("", include("automation.urls")),

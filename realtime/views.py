@@ -1,5 +1,8 @@
 from django.http import HttpRequest, JsonResponse
 
+from accounts.http import api_view
+from realtime import contract
+from realtime.codegen import asyncapi
 from realtime.redis import sync_client
 
 
@@ -9,3 +12,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:
         return JsonResponse({"status": "unhealthy", "redis": exc.__class__.__name__}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@api_view(("GET",), anonymous=True)
+def asyncapi_view(request: HttpRequest) -> JsonResponse:
+    """GET /api/realtime/asyncapi.json: the event contract as an AsyncAPI 3.0 document (the one
+    committed in realtime/contract/asyncapi.json, plus REALTIME_CONTRACT_EXTRA's events), with this
+    host's Socket.IO endpoints as its servers."""
+    document = asyncapi.build(contract.load(), host=request.get_host(), secure=request.is_secure())
+    return JsonResponse(document, json_dumps_params={"ensure_ascii": False})
