@@ -119,6 +119,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 _SOCKETIO_CLIENT_DIST = BASE_DIR / "node_modules" / "socket.io-client" / "dist"
 if _SOCKETIO_CLIENT_DIST.is_dir():
     STATICFILES_DIRS.append(("vendor/socket.io-client", _SOCKETIO_CLIENT_DIST))
+# static/js/realtime-events.d.ts (generated from the contract: docs/tools/render_contract.py) is
+# TypeScript, not the MPEG transport stream whitenoise's `.ts` default says.
+WHITENOISE_MIMETYPES = {".ts": "application/typescript; charset=utf-8"}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -13,6 +13,7 @@ import subprocess
 import typing
 
 import pytest
+import requests
 
 from realtime import contract
 from realtime import contract_types as ct
@@ -135,3 +136,10 @@ def test_the_typed_python_helpers_against_the_server(world, connect):
 
     refused = ct.call(client, "subscribe", {"room": "project:999999"})
     assert refused["ok"] is False and conforms(refused, ct.Ack)
+
+
+def test_the_declarations_ship_with_the_pages_static_files(asgi_server):
+    response = requests.get(f"{asgi_server.url}/static/js/realtime-events.d.ts", timeout=10)
+    assert response.status_code == 200
+    assert response.text == (BASE_DIR / "static" / "js" / "realtime-events.d.ts").read_text()
+    assert response.headers["content-type"] == "application/typescript; charset=utf-8"
