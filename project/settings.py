@@ -119,6 +119,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 _SOCKETIO_CLIENT_DIST = BASE_DIR / "node_modules" / "socket.io-client" / "dist"
 if _SOCKETIO_CLIENT_DIST.is_dir():
     STATICFILES_DIRS.append(("vendor/socket.io-client", _SOCKETIO_CLIENT_DIST))
+# AsyncAPI's React component (npm) renders the event contract's HTML docs at /docs/events/.
+_ASYNCAPI_REACT = BASE_DIR / "node_modules" / "@asyncapi" / "react-component"
+if _ASYNCAPI_REACT.is_dir():
+    STATICFILES_DIRS.append(("vendor/asyncapi-react/standalone", _ASYNCAPI_REACT / "browser" / "standalone"))
+    STATICFILES_DIRS.append(("vendor/asyncapi-react/styles", _ASYNCAPI_REACT / "styles"))
 # static/js/realtime-events.d.ts (generated from the contract: docs/tools/render_contract.py) is
 # TypeScript, not the MPEG transport stream whitenoise's `.ts` default says.
 WHITENOISE_MIMETYPES = {".ts": "application/typescript; charset=utf-8"}

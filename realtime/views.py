@@ -1,4 +1,6 @@
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from accounts.http import api_view
 from realtime import contract
@@ -21,3 +23,10 @@ def asyncapi_view(request: HttpRequest) -> JsonResponse:
     host's Socket.IO endpoints as its servers."""
     document = asyncapi.build(contract.load(), host=request.get_host(), secure=request.is_secure())
     return JsonResponse(document, json_dumps_params={"ensure_ascii": False})
+
+
+@require_GET
+def events_docs(request: HttpRequest) -> HttpResponse:
+    """GET /docs/events/: the HTML docs of the AsyncAPI document above, rendered in the browser by
+    AsyncAPI's own React component (@asyncapi/react-component, served from our static files)."""
+    return render(request, "realtime/asyncapi.html")
