@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import typing
 
 import pytest
@@ -17,7 +18,7 @@ import requests
 
 from realtime import contract
 from realtime import contract_types as ct
-from realtime.codegen import typescript
+from realtime.codegen import pytypes, typescript
 from testing import BASE_DIR
 
 TYPED = BASE_DIR / "realtime" / "tests" / "typed"
@@ -76,6 +77,37 @@ def test_a_contract_edit_that_breaks_the_types_fails_tsc(tmp_path):
     out = tsc(tmp_path)
     assert out.returncode != 0
     assert "Property 'progress' does not exist" in out.stdout, out.stdout[-3000:]
+
+
+def mypy(path, **env) -> subprocess.CompletedProcess:
+    """mypy --strict on `path`; an unused `# type: ignore` (a mistake the types let through) fails."""
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--warn-unused-ignores", "--follow-imports=silent"]
+        + ["--ignore-missing-imports", "--no-incremental", "--cache-dir=/dev/null", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=BASE_DIR,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+
+
+def test_mypy_passes_on_the_typed_python_client():
+    out = mypy(TYPED / "client.py")
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def test_a_contract_edit_that_breaks_the_python_types_fails_mypy(tmp_path):
+    raw = copy.deepcopy(source())
+    progress = next(e for e in raw["events"] if e["name"] == "agent_progress")["schema"]
+    progress["properties"]["progress"] = {"type": "string"}
+    (tmp_path / "realtime").mkdir()
+    (tmp_path / "realtime" / "__init__.py").write_text("")
+    (tmp_path / "realtime" / "contract_types.py").write_text(pytypes.render(raw))
+    shutil.copy(TYPED / "client.py", tmp_path / "client.py")
+    out = mypy(tmp_path / "client.py", MYPYPATH=str(tmp_path))
+    assert out.returncode != 0
+    assert 'expression has type "str", variable has type "float"' in out.stdout, out.stdout[-3000:]
 
 
 def payload_types(td) -> list:
