@@ -56,6 +56,13 @@ class _Writer:
         self.lines += [f"{name} = TypedDict({json.dumps(name)}, {body})", ""]
         return name
 
+    def define(self, name: str, schema: Any) -> None:
+        """`name` as a TypedDict when `schema` is an object with properties, else as an alias."""
+        if isinstance(schema, dict) and schema.get("properties"):
+            self.typed_dict(name, schema)
+        else:
+            self.lines += [f"{name} = {self.py_type(schema, name + 'Value')}", ""]
+
     def py_type(self, schema: Any, hint: str) -> str:
         if schema is True or schema == {} or not isinstance(schema, dict):
             return "Any"
@@ -99,15 +106,15 @@ def _literal(values: list[Any]) -> str:
 def render(contract: dict[str, Any]) -> str:
     events = model.events(contract)
     meta = contract["meta_field"]
-    w = _Writer({e.type_name for e in events} | {"ReplayMeta", "Ack", "HandshakeAuth"})
+    acks = {e.type_name + "Ack" for e in events if e.ack and e.ack_schema}
+    w = _Writer({e.type_name for e in events} | acks | {"ReplayMeta", "Ack", "HandshakeAuth"})
     w.typed_dict("ReplayMeta", contract["meta_schema"])
     w.typed_dict("HandshakeAuth", model.HANDSHAKE_AUTH_SCHEMA)
     w.typed_dict("Ack", model.DEFAULT_ACK_SCHEMA)
-    payload_of: dict[str, str] = {}
     for e in events:
-        payload_of[e.type_name] = _payload(w, e, meta)
+        _payload(w, e, meta)
         if e.ack and e.ack_schema:
-            w.typed_dict(model.unique(e.type_name + "Ack", w.taken), e.ack_schema)
+            w.define(e.type_name + "Ack", e.ack_schema)
     out = [HEADER, "", *w.lines]
 
     out += ["# Event names and their payload types, per namespace and direction."]
@@ -127,11 +134,11 @@ def render(contract: dict[str, Any]) -> str:
     return ruff_format("\n".join(out).rstrip() + "\n", OUTPUT)
 
 
-def _payload(w: _Writer, e: Event, meta: str) -> str:
+def _payload(w: _Writer, e: Event, meta: str) -> None:
     """Define the event's payload type under its own name."""
     if e.same_as:
         w.lines += [f"{e.type_name} = {e.same_as}", ""]
-        return e.type_name
+        return
     extra = {meta: "ReplayMeta"} if e.to_room else None
     schema = e.schema if isinstance(e.schema, dict) else {}
     branches = schema.get("oneOf") or schema.get("anyOf")
@@ -145,8 +152,7 @@ def _payload(w: _Writer, e: Event, meta: str) -> str:
         ]
         w.lines += [f"{e.type_name} = {' | '.join(names)}", ""]
     else:
-        w.lines += [f"{e.type_name} = {w.py_type(schema, e.type_name + 'Value')}", ""]
-    return e.type_name
+        w.define(e.type_name, schema)
 
 
 def _namespace_param(e: Event) -> str:

@@ -54,10 +54,11 @@ def render(contract: dict[str, Any]) -> str:
     aliases: dict[str, list[str]] = {}
     for alias, canonical in (contract.get("namespace_aliases") or {}).items():
         aliases.setdefault(canonical, []).append(alias)
-    names = {}
+    names: dict[str, str] = {}
+    taken = {e.type_name for e in events} | {"ReplayMeta", "HandshakeAuth", "Ack", "Namespaces", "NamespaceName"}
     for namespace in contract["namespaces"]:
         base = model.pascal(namespace.strip("/").replace("/", "_")) if namespace.strip("/") else "Root"
-        names[namespace] = base
+        base = names[namespace] = model.unique(base, taken)
         for direction, suffix in (
             (SERVER_TO_CLIENT, "ServerToClientEvents"),
             (CLIENT_TO_SERVER, "ClientToServerEvents"),
