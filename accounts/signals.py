@@ -27,6 +27,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from accounts.models import ApiToken, JwtCutoff, Profile, Project
 from realtime import revocation
@@ -46,6 +47,8 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(post_delete, sender=Session, dispatch_uid="revocation-session-deleted")
 def on_session_deleted(sender: Any, instance: Session, **kwargs: Any) -> None:
+    if instance.expire_date <= timezone.now():
+        return  # `clearsessions`: its connections were closed when it expired (realtime.revocation)
     try:
         user_id = instance.get_decoded().get("_auth_user_id")
     except Exception:  # a session that does not decode was nobody's
