@@ -19,6 +19,7 @@ from accounts.models import ApiToken, JwtCutoff
 from jobs.models import JobRecord
 from realtime.client import RealtimeClient
 from realtime.emit import STAFF_ROOM, emit, project_room, tenant_room, user_room
+from testing.counts import record_counts
 from testing.revocation import assert_room_silent, closed_with, error_of, room_events_after_error, timed
 from testing.waits import drain, wait_until
 
@@ -247,6 +248,7 @@ def test_an_expiring_session_closes_its_sockets_when_it_expires(world, connect, 
     import time
 
     late = time.time() - expires
+    record_counts("revocation session expired", {"expiry_to_effect_ms": round(late * 1000, 1)})
     assert 0 <= late < 1.0, late
     client.wait_until(lambda: client.disconnects >= 1, timeout=5, what="disconnected")
     assert "expired" in error["message"]
