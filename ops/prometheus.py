@@ -43,6 +43,10 @@ PROCESS_COUNTERS = {
     "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
+    "revocations_applied": (
+        "realtime_revocations_applied",
+        "Live connections closed or made to leave rooms by an access revocation (realtime/revocation.py)",
+    ),
 }
 
 

@@ -184,8 +184,9 @@ REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
 REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
 # Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
 REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
-# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
-REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run"]
+# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop;
+# realtime.revocation: applies access revocations to this process's live connections).
+REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run", "realtime.revocation.listen"]
 # The Socket.IO Admin UI (python-socketio's instrument()): off unless enabled with credentials.
 SOCKETIO_ADMIN_ENABLED: bool = env.bool("SOCKETIO_ADMIN_ENABLED", default=False)
 SOCKETIO_ADMIN_USERNAME: str = env.str("SOCKETIO_ADMIN_USERNAME", default="")

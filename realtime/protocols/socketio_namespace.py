@@ -69,12 +69,19 @@ class SocketIOTransport:
         self.namespace = namespace
         self.sid = sid
 
-    async def send_error(self, code: str, message: str) -> None:
-        await self.namespace.send_error(self.sid, code, message, "connect")
+    async def send_error(self, code: str, message: str, room: str | None = None) -> None:
+        await self.namespace.send_error(self.sid, code, message, None if room else "connect", room=room)
 
     async def end(self, code: str) -> None:
         log.info("disconnect ns=%s sid=%s code=%s", self.namespace.namespace, self.sid, code)
         await self.namespace.disconnect(self.sid)
+
+    def rooms(self) -> set[str]:
+        manager = self.namespace.server.manager
+        return {room for room in manager.get_rooms(self.sid, self.namespace.namespace) if room != self.sid}
+
+    async def leave(self, room: str) -> None:
+        await self.namespace.leave_room(self.sid, room)
 
 
 class RealtimeNamespace(socketio.AsyncNamespace):
@@ -122,6 +129,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 sid, identity, f"the connection was not established within {WELCOME_CONNECT_TIMEOUT} s"
             )
             return
+        if not await session.catch_up():  # revoked while it was authenticating
+            return
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
             positions: dict[str, dict[str, Any]] = {}
@@ -145,6 +154,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 )
                 if head.epoch is not None:
                     positions[room] = {"seq": head.seq, "epoch": head.epoch}
+            if not await session.catch_up():  # revoked while its rooms were being joined
+                return
             if not replays_user_room:
                 await self._send_backlog(sid, identity)
             await self.send(
@@ -213,10 +224,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             contract.validate(contract.spec_for(event, direction="server_to_client", namespace=self.canonical), data)
         await self.server.manager.send_to_sid(sid, self.namespace, event, data)
 
-    async def send_error(self, sid: str, code: str, message: str, event: str | None = None) -> dict[str, Any]:
+    async def send_error(
+        self, sid: str, code: str, message: str, event: str | None = None, *, room: str | None = None
+    ) -> dict[str, Any]:
         payload = {"message": message, "code": code}
         if event:
             payload["event"] = event[:100]
+        if room:
+            payload["room"] = room
         await self.send(sid, "error", payload)
         return {"ok": False, "code": code, "message": message}
 
@@ -302,10 +317,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
     async def _subscribe(
         self, sid: str, identity: Identity, room: str, last_seq: int | None, epoch: str | None
     ) -> dict[str, Any]:
-        kind = await self.sessions[sid].authorize(room)
+        session = self.sessions[sid]
+        kind = await session.authorize(room)
         head = await self.server.manager.join(
             sid, self.namespace, room, since=last_seq, epoch=epoch, log_namespace=self.canonical
         )
+        open_ = await session.catch_up()  # revoked while joining: it was closed or left the room
+        if not open_ or sid not in self.server.manager.rooms.get(self.namespace, {}).get(room, ()):
+            raise rooms.Forbidden("room_revoked", f"access to {room} was revoked")
         answer: dict[str, Any] = {"room": room, "seq": head.seq, "epoch": head.epoch}
         if last_seq is None and kind.snapshot is not None:
             # Position read before the snapshot: apply events with seq > answer["seq"] to it.
