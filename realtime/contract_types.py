@@ -94,6 +94,7 @@ ErrorPayload = TypedDict(
         "message": str,
         "code": str,
         "event": NotRequired[str],
+        "room": NotRequired[str],
     },
 )
 

@@ -58,11 +58,12 @@ export type ConnectionStatusPayload = {
   timestamp: string;
 };
 
-/** `error` (server → client; /, /notifications, /provisioning, /billing). A refused client event or connection problem, with a machine-readable `code` (docs/troubleshooting.md): `invalid_payload`, `unknown_event`, `invalid_event` (a reserved or non-string event name), `invalid_packet`, `forbidden`, `invalid_room`, `rate_limited`, `token_expired`, `internal_error`. A refused event that asked for an ack also gets `{ok: false, code, message}`. A refused connection gets no `error` event but a connect_error whose data is `{message, code}`: `unauthenticated`, `invalid_token`, `token_expired`, `invalid_audience`, `invalid_issuer`, `unknown_user`, `too_many_connections` (SOCKETIO_MAX_CONNECTIONS_PER_USER / _PER_ADDRESS reached; plain /ws/rooms/ clients get it as an error frame, then close 4429). */
+/** `error` (server → client; /, /notifications, /provisioning, /billing). A refused client event or connection problem, with a machine-readable `code` (docs/troubleshooting.md): `invalid_payload`, `unknown_event`, `invalid_event` (a reserved or non-string event name), `invalid_packet`, `forbidden`, `invalid_room`, `rate_limited`, `token_expired`, `internal_error`. Access lost while connected (docs/clients.md, "Losing access"): `access_revoked` (logged out, password changed, account disabled or deleted, tenant changed, "disconnect all sockets"), `token_revoked` (the API token was revoked or deleted, or the user's JWTs were revoked), `session_expired` (the session expired or was flushed), each followed by the server closing the connection; `room_revoked` with `room` (no longer a member of the project, no longer staff): the connection has left that room and stays connected. A refused event that asked for an ack also gets `{ok: false, code, message}`. A refused connection gets no `error` event but a connect_error whose data is `{message, code}`: `unauthenticated`, `invalid_token`, `token_expired`, `invalid_audience`, `invalid_issuer`, `unknown_user`, `token_revoked` (a JWT issued before its user's JWTs were revoked), `too_many_connections` (SOCKETIO_MAX_CONNECTIONS_PER_USER / _PER_ADDRESS reached; plain /ws/rooms/ clients get it as an error frame, then close 4429). */
 export type ErrorPayload = {
   message: string;
   code: string;
   event?: string;
+  room?: string;
 };
 
 /** `resync_required` (server → client; /, /notifications, /provisioning, /billing). */
