@@ -84,6 +84,11 @@ def render(contract: dict[str, Any]) -> str:
         "room's log starts over. Send the last ones you saw as `auth.last_seen` when you reconnect "
         "(see clients.md).",
         "",
+        "The same contract as an AsyncAPI 3.0 document: `GET /api/realtime/asyncapi.json` (HTML: "
+        "`/docs/events/`; committed as `realtime/contract/asyncapi.json`), with typed clients generated from the same "
+        "contract: `static/js/realtime-events.d.ts` (socket.io-client) and `realtime/contract_types.py` "
+        '(Python `TypedDict`s); see clients.md, "Typed clients and the AsyncAPI document".',
+        "",
     ]
     for namespace in contract["namespaces"]:
         mine = [e for e in events if namespace in e["namespaces"]]
