@@ -40,8 +40,9 @@ def build(contract: dict[str, Any], *, host: str | None = None, secure: bool = F
         "defaultContentType": "application/json",
     }
     if host:
+        server_keys: set[str] = set()
         doc["servers"] = {
-            model.unique(model.channel_key(path.rstrip("/")), set()): {
+            model.unique(model.channel_key(path.rstrip("/")), server_keys): {
                 "host": host,
                 "protocol": "wss" if secure else "ws",
                 "pathname": "/" + path.strip("/"),

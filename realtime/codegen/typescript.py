@@ -7,7 +7,8 @@ and per namespace the `ServerToClientEvents` / `ClientToServerEvents` maps socke
     const socket: Socket<RootServerToClientEvents, RootClientToServerEvents> = io(url, {auth});
 
 `Namespaces["/billing"]` holds both maps of a namespace (its aliases included). A client event with
-an ack takes the ack callback last, so `socket.emitWithAck(event, data)` is typed too.
+an ack takes the ack callback last, required: socket.io-client types `emitWithAck(event, data)`
+from it (an optional callback would leave the ack untyped).
 """
 
 from __future__ import annotations
