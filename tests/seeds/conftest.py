@@ -1,0 +1,65 @@
+"""The seed compatibility suite's shared parts: one server and one worker for the whole package,
+and the people and data the seeds' clients use, created once (the clients run once per seed, in
+module fixtures, and each test checks one expectation of what they saw).
+
+The server runs with seed 001's statistics fields declared (tests/seeds/seed001_statistics.json,
+as an app adopting the product would) and a 1 s statistics interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from testing import BASE_DIR
+from testing.processes import LiveServer, start_server, start_worker
+from testing.world import World, make_world
+
+SEED_001_FIELDS = BASE_DIR / "tests" / "seeds" / "seed001_statistics.json"
+
+
+@dataclass
+class Seeds:
+    server: LiveServer
+    world: World
+    staff: object  # alice, staff (seed 001's dashboard)
+    api_token: str  # bob's API token (seed 002 sends ?token=)
+    opening: object  # a job opening bob qualifies for (seed 000)
+    liability: object  # bob's car loan (seed 000)
+    profile: object  # bob's publishing profile (seed 003)
+
+    def jwt(self, user=None) -> str:
+        return self.world.token(user or self.world.bob)
+
+
+@pytest.fixture(scope="package")
+def seeds(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        from accounts.models import ApiToken
+        from automation.models import PublishingProfile
+        from billing.models import BalanceSheet, BankAccount, JobOpening, Liability
+
+        world = make_world()
+        world.alice.is_staff = True
+        world.alice.save(update_fields=["is_staff"])
+        world.apollo.key = "project_456"  # seed 002's own project key
+        world.apollo.save()
+        _, api_token = ApiToken.create_for(user=world.bob, name="seed-002")
+        opening = JobOpening.objects.create(
+            title="Courier", employer="Speedy Parcels", salary=Decimal("1200"), required_skills=["driving"], headcount=5
+        )
+        BankAccount.objects.create(user=world.bob, balance=Decimal("100.00"))
+        sheet = BalanceSheet.objects.create(user=world.bob)
+        liability = Liability.objects.create(balance_sheet=sheet, name="Car loan", outstanding=Decimal("50.00"))
+        profile = PublishingProfile.objects.create(owner=world.bob, name="Bob's store")
+    server = start_server(REALTIME_CONTRACT_EXTRA=str(SEED_001_FIELDS), OPS_STATS_INTERVAL_SECONDS="1")
+    worker = start_worker(AUTOMATION_STEP_SECONDS="0.1")
+    try:
+        yield Seeds(server, world, world.alice, api_token, opening, liability, profile)
+    finally:
+        worker.stop()
+        server.proc.stop()
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)  # as the transactional tests leave it
