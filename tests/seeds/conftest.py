@@ -55,7 +55,7 @@ def seeds(django_db_setup, django_db_blocker):
         liability = Liability.objects.create(balance_sheet=sheet, name="Car loan", outstanding=Decimal("50.00"))
         profile = PublishingProfile.objects.create(owner=world.bob, name="Bob's store")
     server = start_server(REALTIME_CONTRACT_EXTRA=str(SEED_001_FIELDS), OPS_STATS_INTERVAL_SECONDS="1")
-    worker = start_worker(AUTOMATION_STEP_SECONDS="0.1")
+    worker = start_worker(AUTOMATION_STEP_SECONDS="0.05")
     try:
         yield Seeds(server, world, world.alice, api_token, opening, liability, profile)
     finally:

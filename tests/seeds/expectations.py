@@ -98,7 +98,12 @@ EXPECTATIONS = [
     Expectation(
         "s003_progress_fields", "003", "`automation_progress` has `stage`, `message`, `percent`, `data`, `timestamp`"
     ),
-    Expectation("s003_stages", "003", "stages `initializing`, `processing`, `publishing`, `complete` arrive"),
+    Expectation(
+        "s003_stages",
+        "003",
+        "the stages the page switches on arrive, `initializing` … `complete` (progress events are throttled, so a "
+        "fast `publishing` may be skipped), and the bar ends at 100%",
+    ),
     Expectation("s003_ticker_cards", "003", "`data.ticker` with `data.success` true updates a ticker card"),
     Expectation("s003_pause", "003", "`pause_automation {automation_id}` → `automation_paused {message}`"),
     Expectation("s003_resume", "003", "`resume_automation {automation_id}` → `automation_resumed {message}`"),

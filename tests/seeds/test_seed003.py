@@ -69,7 +69,8 @@ def test_s003_progress_fields(page):
 
 def test_s003_stages(page):
     stages = [e["stage"] for e in progress(page)]
-    assert {"initializing", "processing", "publishing", "complete"} <= set(stages) and stages[-1] == "complete"
+    assert {"initializing", "processing", "complete"} <= set(stages) and stages[-1] == "complete"
+    assert set(stages) <= {"initializing", "processing", "publishing", "complete", "paused"}, stages
     shown = next(x for x in page if "cards" in x)
     assert shown["progress_bar"] == "progress-bar bg-success" and shown["width"] == "100%"
 

@@ -218,13 +218,8 @@ socket.on('automation_progress', function(data) {
 });
 
 // --- harness: the user clicks, and the test reads what the page shows ------------------------------
-let paused = false;
 socket.on('automation_progress', (data) => {
   out({ event: 'automation_progress', data });
-  if (data.stage === 'publishing' && !paused) {
-    paused = true;
-    pauseAutomation();
-  }
   if (data.stage === 'complete') {
     const shown = Object.fromEntries(Object.entries(cards).map(([t, c]) => [t, c.className]));
     out({ cards: shown, progress_bar: progressBar.className, width: progressBar.style.width });
@@ -243,3 +238,4 @@ await new Promise((resolve) => socket.once('connection_status', resolve)); // jo
 await startAutomation(); // as written: no CSRF header
 withCsrf = true;
 await startAutomation();
+pauseAutomation(); // at once: the run pauses at its next ticker boundary, however fast the worker

@@ -71,6 +71,8 @@ const notificationsSocket = io(HOST + '/ws/notifications', {
 notificationsSocket.on('notification:new', (data) => {
   showNotification(data.title, data.message, data.type);
   out({ event: 'notification:new', data }); // harness
+  notes += 1; // harness
+  live = live || ready; // harness
   // Mark notification as read
   notificationsSocket.emit('notification_read', {
     notification_id: data.id // placeholder 'uuid-here': the notification's id
@@ -80,7 +82,7 @@ notificationsSocket.on('notification:new', (data) => {
 // harness from here on
 notificationsSocket.on('notification_read_confirmed', (data) => {
   out({ event: 'notification_read_confirmed', data });
-  confirmed = true;
+  confirmed += 1;
   finish();
 });
 socket.on('pong', (...args) => out({ event: 'pong', args }));
@@ -88,10 +90,14 @@ socket.on('pong', (...args) => out({ event: 'pong', args }));
 for (const event of ['status:update', 'status:completed']) {
   socket.on(event, (data) => out({ event, on: 'root', data }));
 }
-let confirmed = false;
+// Notifications: those unread from before (sent on connect) and the test's, each marked read.
+let notes = 0;
+let confirmed = 0;
+let ready = false;
+let live = false;
 let completed = false;
 function finish() {
-  if (!confirmed || !completed) return;
+  if (!live || confirmed < notes || !completed) return;
   // Had the root socket been sent the provisioning events, they would be in before this answer.
   socket.emitWithAck('echo', { n: 1 }).then(() => {
     out({ done: true });
@@ -104,4 +110,5 @@ socket.emit('ping');
 socket.emit('no_such_event', {}); // an error event, for its message
 // Each connection's events are handled in order: once echo is answered, the above were too.
 await Promise.all([socket, provisioningSocket, notificationsSocket].map((s) => s.emitWithAck('echo', { n: 0 })));
+ready = true;
 out({ ready: true });
