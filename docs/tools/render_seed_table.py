@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from render_events import write_or_check  # noqa: E402
 
 from tests.seeds.expectations import CLIENTS, EXPECTATIONS, SEEDS, Expectation  # noqa: E402
 
@@ -72,16 +74,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/clients.md is out of date")
     args = parser.parse_args()
-    current = OUTPUT.read_text()
-    wanted = updated(current)
-    if args.check:
-        if current != wanted:
-            print("docs/clients.md's seed table is out of date: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(wanted)
-    print(f"wrote the seed table in {OUTPUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUTPUT, updated(OUTPUT.read_text()), check=args.check)
 
 
 if __name__ == "__main__":
