@@ -29,6 +29,7 @@ class Seeds:
     opening: object  # a job opening bob qualifies for (seed 000)
     liability: object  # bob's car loan (seed 000)
     profile: object  # bob's publishing profile (seed 003)
+    dave: object  # in a tenant whose slug is no DNS label: its provisioning fails (seed 004)
 
     def jwt(self, user=None) -> str:
         return self.world.token(user or self.world.bob)
@@ -37,7 +38,9 @@ class Seeds:
 @pytest.fixture(scope="package")
 def seeds(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        from accounts.models import ApiToken
+        from django.contrib.auth import get_user_model
+
+        from accounts.models import ApiToken, Profile, Tenant
         from automation.models import PublishingProfile
         from billing.models import BalanceSheet, BankAccount, JobOpening, Liability
 
@@ -54,10 +57,13 @@ def seeds(django_db_setup, django_db_blocker):
         sheet = BalanceSheet.objects.create(user=world.bob)
         liability = Liability.objects.create(balance_sheet=sheet, name="Car loan", outstanding=Decimal("50.00"))
         profile = PublishingProfile.objects.create(owner=world.bob, name="Bob's store")
+        bad = Tenant.objects.create(name="Bad Slug Ltd", slug=f"bad_slug_{world.acme.pk}")
+        dave = get_user_model().objects.create_user(f"dave{world.acme.pk}", "dave@example.com", "password")
+        Profile.objects.create(user=dave, tenant=bad)
     server = start_server(REALTIME_CONTRACT_EXTRA=str(SEED_001_FIELDS), OPS_STATS_INTERVAL_SECONDS="1")
     worker = start_worker(AUTOMATION_STEP_SECONDS="0.05")
     try:
-        yield Seeds(server, world, world.alice, api_token, opening, liability, profile)
+        yield Seeds(server, world, world.alice, api_token, opening, liability, profile, dave)
     finally:
         worker.stop()
         server.proc.stop()

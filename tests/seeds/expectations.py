@@ -105,6 +105,12 @@ EXPECTATIONS = [
         "fast `publishing` may be skipped), and the bar ends at 100%",
     ),
     Expectation("s003_ticker_cards", "003", "`data.ticker` with `data.success` true updates a ticker card"),
+    Expectation(
+        "s003_automation_error",
+        "003",
+        "`automation_error` has `error_type`, `message`, `recoverable` (a ticker with no price data)",
+    ),
+    Expectation("s003_ticker_card_error", "003", "`data.ticker` with `data.success` false marks its card `error`"),
     Expectation("s003_pause", "003", "`pause_automation {automation_id}` → `automation_paused {message}`"),
     Expectation("s003_resume", "003", "`resume_automation {automation_id}` → `automation_resumed {message}`"),
     # --- 004: multi-tenant ERP ---
@@ -117,6 +123,7 @@ EXPECTATIONS = [
     Expectation("s004_error_message", "004", "`error` carries `message`"),
     Expectation("s004_status_update", "004", "`/ws/provisioning` gets `status:update` with `progress`"),
     Expectation("s004_status_completed", "004", "`/ws/provisioning` gets `status:completed` with `erpnext_url`"),
+    Expectation("s004_status_failed", "004", "`/ws/provisioning` gets `status:failed` with `error`"),
     Expectation("s004_notification_new", "004", "`/ws/notifications` gets `notification:new {title, message, type}`"),
     Expectation(
         "s004_notification_read", "004", "`notification_read {notification_id}` → `notification_read_confirmed`"

@@ -17,6 +17,7 @@ from testing.sessions import session_key
 pytestmark = pytest.mark.django_db  # the data is the package's (conftest.py); tests only read
 
 TICKERS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM"]
+NO_PRICES = "ZZZZ"  # a ticker with no price data: it fails, the run goes on
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def page(seeds, django_db_blocker):
         "SERVER_URL": seeds.server.url,
         "COOKIE": f"sessionid={session}; csrftoken={csrf}",
         "CSRF_TOKEN": csrf,
-        "TICKERS": ",".join(TICKERS),
+        "TICKERS": ",".join([*TICKERS, NO_PRICES]),
         "PROFILE_ID": str(seeds.profile.pk),
     }
     return run_node(BASE_DIR / "tests/seeds/node/seed003_page.mjs", env, timeout=60)
@@ -77,7 +78,18 @@ def test_s003_stages(page):
 
 def test_s003_ticker_cards(page):
     shown = next(x["cards"] for x in page if "cards" in x)
-    assert shown == {t: "success" for t in TICKERS}
+    assert {t: shown[t] for t in TICKERS} == {t: "success" for t in TICKERS}
+
+
+def test_s003_automation_error(page):
+    (error,) = [x["data"] for x in page if x.get("event") == "automation_error"]
+    assert (error["error_type"], error["recoverable"], error["ticker"]) == ("no_price_data", False, NO_PRICES)
+    assert {"notification": {"message": error["message"], "kind": "error"}} in page
+    assert not [x for x in page if "retry_button" in x]  # not recoverable: no retry button
+
+
+def test_s003_ticker_card_error(page):
+    assert next(x["cards"] for x in page if "cards" in x)[NO_PRICES] == "error"
 
 
 def test_s003_pause(page):

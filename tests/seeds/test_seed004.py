@@ -13,25 +13,37 @@ from testing.node import run_node
 pytestmark = pytest.mark.django_db  # the data is the package's (conftest.py); tests only read
 
 
-@pytest.fixture(scope="module")
-def client(seeds, django_db_blocker):
+def run_client(seeds, user, django_db_blocker) -> list[dict]:
+    """The seed's client for `user`, while the test provisions the user's tenant and notifies them."""
+
     def on_line(line: dict) -> None:
         if "ready" not in line:
             return
         r = requests.post(
             f"{seeds.server.url}/api/provisioning",
             json={},
-            headers={"Authorization": f"Bearer {seeds.jwt()}"},
+            headers={"Authorization": f"Bearer {seeds.jwt(user)}"},
             timeout=10,
         )
         assert r.status_code == 202, r.text
         from notifications.services import notify
 
         with django_db_blocker.unblock():
-            notify(user_id=seeds.world.bob.pk, title="Invoice paid", message="Thank you", kind="billing")
+            notify(user_id=user.pk, title="Invoice paid", message="Thank you", kind="billing")
 
-    env = {"SERVER_URL": seeds.server.url, "TOKEN": seeds.jwt()}
+    env = {"SERVER_URL": seeds.server.url, "TOKEN": seeds.jwt(user)}
     return run_node(BASE_DIR / "tests/seeds/node/seed004_client.mjs", env, on_line, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def client(seeds, django_db_blocker):
+    return run_client(seeds, seeds.world.bob, django_db_blocker)
+
+
+@pytest.fixture(scope="module")
+def failing(seeds, django_db_blocker):
+    """The same client for dave, whose tenant's slug is not a DNS label."""
+    return run_client(seeds, seeds.dave, django_db_blocker)
 
 
 def events(lines: list[dict], name: str, on: str | None = None) -> list[dict]:
@@ -63,6 +75,12 @@ def test_s004_status_update(client):
 def test_s004_status_completed(client, seeds):
     (done,) = events(client, "status:completed")
     assert done["erpnext_url"].startswith(f"https://{seeds.world.acme.slug}.")
+
+
+def test_s004_status_failed(failing, seeds):
+    (failed,) = events(failing, "status:failed")
+    assert failed["tenant_id"] == seeds.dave.profile.tenant_id and "not a valid DNS label" in failed["error"]
+    assert events(failing, "status:completed") == [] and {"done": True} in failing
 
 
 def sent(client: list[dict]) -> dict:

@@ -47,6 +47,8 @@ const updateConnectionStatus = (status) => out({ connection_status: status });
 const getSelectedTickers = () => process.env.TICKERS.split(',');
 const showCompletionModal = () => {};
 const showErrorModal = () => {};
+const showNotification = (message, kind) => out({ notification: { message, kind } });
+const showRetryButton = () => out({ retry_button: true });
 let currentAutomationId = null;
 elements['profile-select'] = { value: process.env.PROFILE_ID };
 
@@ -217,6 +219,21 @@ socket.on('automation_progress', function(data) {
     }
 });
 
+socket.on('automation_error', function(data) {
+    const { error_type, message, recoverable } = data;
+
+    // Show error notification
+    showNotification(message, 'error');
+
+    // If recoverable, show retry option
+    if (recoverable) {
+        showRetryButton();
+    }
+
+    // Log error
+    console.error('Automation error:', data);
+});
+
 // --- harness: the user clicks, and the test reads what the page shows ------------------------------
 socket.on('automation_progress', (data) => {
   out({ event: 'automation_progress', data });
@@ -234,6 +251,7 @@ socket.on('automation_resumed', (data) => {
   out({ event: 'automation_resumed', data, pause_button: elements['pause-btn'].style.display });
 });
 socket.on('error', (data) => out({ event: 'error', data }));
+socket.on('automation_error', (data) => out({ event: 'automation_error', data }));
 await new Promise((resolve) => socket.once('connection_status', resolve)); // joined its rooms
 await startAutomation(); // as written: no CSRF header
 withCsrf = true;

@@ -58,6 +58,8 @@ provisioningSocket.on('status:failed', (data) => {
   console.error('Provisioning failed:', data.error);
   showError(data.error);
   out({ event: 'status:failed', data }); // harness
+  completed = true; // harness
+  finish(); // harness
 });
 
 // Notifications
