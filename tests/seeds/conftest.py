@@ -61,14 +61,16 @@ def seeds(django_db_setup, django_db_blocker):
         bad = Tenant.objects.create(name="Bad Slug Ltd", slug=f"bad_slug_{world.acme.pk}")
         dave = get_user_model().objects.create_user(f"dave{world.acme.pk}", "dave@example.com", "password")
         Profile.objects.create(user=dave, tenant=bad)
-    server = start_server(REALTIME_CONTRACT_EXTRA=str(SEED_001_FIELDS), OPS_STATS_INTERVAL_SECONDS="1")
-    lead_the_statistics(server)
-    worker = start_worker(AUTOMATION_STEP_SECONDS="0.05")
+    started = []
     try:
+        server = start_server(REALTIME_CONTRACT_EXTRA=str(SEED_001_FIELDS), OPS_STATS_INTERVAL_SECONDS="1")
+        started.append(server.proc)
+        lead_the_statistics(server)
+        started.append(start_worker(AUTOMATION_STEP_SECONDS="0.05"))
         yield Seeds(server, world, world.alice, api_token, opening, liability, profile, dave)
     finally:
-        worker.stop()
-        server.proc.stop()
+        for proc in started:
+            proc.stop()
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0)  # as the transactional tests leave it
 
