@@ -15,7 +15,8 @@ import pytest
 from django.core.management import call_command
 
 from testing import BASE_DIR
-from testing.processes import LiveServer, start_server, start_worker
+from testing.processes import LiveServer, Proc, start_server, start_worker
+from testing.waits import wait_until
 from testing.world import World, make_world
 
 SEED_001_FIELDS = BASE_DIR / "tests" / "seeds" / "seed001_statistics.json"
@@ -66,7 +67,9 @@ def seeds(django_db_setup, django_db_blocker):
         server = start_server(REALTIME_CONTRACT_EXTRA=str(SEED_001_FIELDS), OPS_STATS_INTERVAL_SECONDS="1")
         started.append(server.proc)
         lead_the_statistics(server)
-        started.append(start_worker(AUTOMATION_STEP_SECONDS="0.05"))
+        worker = start_worker(AUTOMATION_STEP_SECONDS="0.05")
+        started.append(worker)
+        wait_until(lambda: worker_registered(worker), timeout=30, what="the suite's worker registered")
         yield Seeds(server, world, world.alice, api_token, opening, liability, profile, dave)
     finally:
         for proc in started:
@@ -85,3 +88,10 @@ def lead_the_statistics(server: LiveServer) -> None:
     from realtime.redis import sync_client
 
     sync_client().set(keys.LEADER, f"{socket.gethostname()}:{server.proc.popen.pid}", px=3000)
+
+
+def worker_registered(proc: Proc) -> bool:
+    import django_rq
+    from rq import Worker
+
+    return any(w.pid == proc.popen.pid for w in Worker.all(connection=django_rq.get_connection("default")))
