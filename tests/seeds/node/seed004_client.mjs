@@ -98,8 +98,10 @@ let confirmed = 0;
 let ready = false;
 let live = false;
 let completed = false;
+let finished = false;
 function finish() {
-  if (!live || confirmed < notes || !completed) return;
+  if (finished || !live || confirmed < notes || !completed) return;
+  finished = true;
   // Had the root socket been sent the provisioning events, they would be in before this answer.
   socket.emitWithAck('echo', { n: 1 }).then(() => {
     out({ done: true });
