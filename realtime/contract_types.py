@@ -336,6 +336,7 @@ StatisticsUpdatePayload = TypedDict(
         "connections": int,
         "connections_by_namespace": dict[str, int],
         "users_online": NotRequired[int],
+        "active_instances": int,
         "processes": list[StatisticsUpdatePayloadProcessesItem],
         "rooms_total": NotRequired[int],
         "rooms": list[StatisticsUpdatePayloadRoomsItem],
@@ -474,6 +475,10 @@ EchoPayload = TypedDict(
     },
 )
 
+PingPayload = None | dict[str, Any]
+
+PongPayload = None
+
 # Event names and their payload types, per namespace and direction.
 SERVER_TO_CLIENT: dict[str, dict[str, Any]] = {
     "/": {
@@ -495,6 +500,7 @@ SERVER_TO_CLIENT: dict[str, dict[str, Any]] = {
         "statistics_update": StatisticsUpdatePayload,
         "instances_update": InstancesUpdatePayload,
         "test_event": TestEventPayload,
+        "pong": PongPayload,
     },
     "/notifications": {
         "connected": ConnectedPayload,
@@ -504,6 +510,7 @@ SERVER_TO_CLIENT: dict[str, dict[str, Any]] = {
         "test_event": TestEventPayload,
         "notification:new": Notification_NewPayload,
         "notification_read_confirmed": NotificationReadConfirmedPayload,
+        "pong": PongPayload,
     },
     "/provisioning": {
         "connected": ConnectedPayload,
@@ -514,6 +521,7 @@ SERVER_TO_CLIENT: dict[str, dict[str, Any]] = {
         "status:update": Status_UpdatePayload,
         "status:completed": Status_CompletedPayload,
         "status:failed": Status_FailedPayload,
+        "pong": PongPayload,
     },
     "/billing": {
         "connected": ConnectedPayload,
@@ -524,6 +532,7 @@ SERVER_TO_CLIENT: dict[str, dict[str, Any]] = {
         "subscription:updated": Subscription_UpdatedPayload,
         "subscription:expiring": Subscription_ExpiringPayload,
         "payment:received": Payment_ReceivedPayload,
+        "pong": PongPayload,
     },
 }
 CLIENT_TO_SERVER: dict[str, dict[str, Any]] = {
@@ -538,6 +547,7 @@ CLIENT_TO_SERVER: dict[str, dict[str, Any]] = {
         "cancel_automation": CancelAutomationPayload,
         "retry_automation": RetryAutomationPayload,
         "echo": EchoPayload,
+        "ping": PingPayload,
     },
     "/notifications": {
         "subscribe": SubscribePayload,
@@ -545,16 +555,19 @@ CLIENT_TO_SERVER: dict[str, dict[str, Any]] = {
         "notification_read": NotificationReadPayload,
         "notifications_unread": NotificationsUnreadPayload,
         "echo": EchoPayload,
+        "ping": PingPayload,
     },
     "/provisioning": {
         "subscribe": SubscribePayload,
         "unsubscribe": UnsubscribePayload,
         "echo": EchoPayload,
+        "ping": PingPayload,
     },
     "/billing": {
         "subscribe": SubscribePayload,
         "unsubscribe": UnsubscribePayload,
         "echo": EchoPayload,
+        "ping": PingPayload,
     },
 }
 NAMESPACE_ALIASES: dict[str, str] = {
@@ -675,6 +688,8 @@ def on(
 def on(
     client: RealtimeClient, event: Literal["payment:received"], handler: Callable[[Payment_ReceivedPayload], None]
 ) -> None: ...
+@overload
+def on(client: RealtimeClient, event: Literal["pong"], handler: Callable[[PongPayload], None]) -> None: ...
 def on(client: RealtimeClient, event: str, handler: Callable[[Any], None]) -> None:
     """Register `handler` for a server event (each event once, deduplicated by the client)."""
     client.on(event, handler)
@@ -784,6 +799,15 @@ def call(
     client: RealtimeClient,
     event: Literal["echo"],
     data: EchoPayload,
+    *,
+    namespace: Literal["/", "/notifications", "/provisioning", "/billing"] = "/",
+    timeout: float = 10,
+) -> Ack: ...
+@overload
+def call(
+    client: RealtimeClient,
+    event: Literal["ping"],
+    data: PingPayload,
     *,
     namespace: Literal["/", "/notifications", "/provisioning", "/billing"] = "/",
     timeout: float = 10,

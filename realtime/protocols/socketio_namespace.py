@@ -219,7 +219,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
 
     # --- sending to one connection ---------------------------------------------------------------
 
-    async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
+    async def send(self, sid: str, event: str, data: dict[str, Any] | None) -> None:
         if settings.REALTIME_VALIDATE_EVENTS:
             contract.validate(contract.spec_for(event, direction="server_to_client", namespace=self.canonical), data)
         await self.server.manager.send_to_sid(sid, self.namespace, event, data)
@@ -253,11 +253,9 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
         if throttled is Throttled.REFUSE:
             return {"ok": False, "code": "rate_limited", "message": "too many events"}
-        if len(args) != 2:
-            return await self.send_error(
-                sid, "invalid_payload", f"{event}: expected exactly one payload argument", event
-            )
-        data = args[1]
+        if len(args) > 2:
+            return await self.send_error(sid, "invalid_payload", f"{event}: expected one payload argument", event)
+        data = args[1] if len(args) == 2 else None  # no payload is null: the contract says if that will do
         try:
             spec = contract.spec_for(str(event)[:100], direction="client_to_server", namespace=self.canonical)
             contract.validate(spec, data)
@@ -280,6 +278,10 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         return {"ok": True, **(ack or {})}
 
     # --- built-in handlers (called by trigger_event with validated data) ---------------------------
+
+    async def on_ping(self, sid: str, identity: Identity, data: None) -> None:
+        """Seed 004's keepalive: `pong`, with no payload, to this connection."""
+        await self.send(sid, "pong", None)
 
     async def on_subscribe(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
         return await self._subscribe(sid, identity, data["room"], data.get("last_seq"), data.get("epoch"))

@@ -200,7 +200,7 @@ export type StatusUpdatePayload = {
   timestamp?: string;
 } & { _meta?: ReplayMeta };
 
-/** `statistics_update` (server → client; /). Every few seconds (OPS_STATS_INTERVAL_SECONDS) to the staff room: the system's numbers summed across all server processes. GET /api/stats returns the same object. */
+/** `statistics_update` (server → client; /). Every few seconds (OPS_STATS_INTERVAL_SECONDS) to the staff room: the system's numbers summed across all server processes, `active_instances` (live server processes, as seed 001's dashboard reads it) and the numbers apps contribute (ops/app_stats.py). GET /api/stats returns the same object. Apps declare their fields in a REALTIME_CONTRACT_EXTRA file (`{"fields": [{"event": "statistics_update", "properties": {...}}]}`); an app may also emit a statistics_update of its own made only of its declared fields plus `timestamp` and `active_instances` (seed 001's dictionary). */
 export type StatisticsUpdatePayload = {
   timestamp: string;
   connections: number;
@@ -208,6 +208,7 @@ export type StatisticsUpdatePayload = {
     [key: string]: number;
   };
   users_online?: number;
+  active_instances: number;
   processes: Array<{
     process: string;
     role?: string;
@@ -268,7 +269,6 @@ export type StatisticsUpdatePayload = {
   bridged_by_event?: {
     [key: string]: number;
   };
-  [key: string]: unknown;
 } & { _meta?: ReplayMeta };
 
 /** `instances_update` (server → client; /). Seed 001's instance list: the server processes and RQ workers that are alive, to the staff room. */
@@ -354,6 +354,12 @@ export type EchoPayload = {
   n: number;
 };
 
+/** `ping` (client → server; /, /notifications, /provisioning, /billing). Seed 004's keepalive, on every namespace: the server answers `pong` to this connection (and acks {ok: true} when asked). Rate-limited like any client event. Send it with no payload (or {}). */
+export type PingPayload = null | Record<string, never>;
+
+/** `pong` (server → client; /, /notifications, /provisioning, /billing). The answer to `ping`, to that connection only, with no payload (seed 004's table). */
+export type PongPayload = null;
+
 /** `/`: events the server sends. */
 export interface RootServerToClientEvents {
   connected: (data: ConnectedPayload) => void;
@@ -374,6 +380,7 @@ export interface RootServerToClientEvents {
   statistics_update: (data: StatisticsUpdatePayload) => void;
   instances_update: (data: InstancesUpdatePayload) => void;
   test_event: (data: TestEventPayload) => void;
+  pong: (data: PongPayload) => void;
 }
 
 /** `/`: events a client sends. */
@@ -388,6 +395,7 @@ export interface RootClientToServerEvents {
   cancel_automation: (data: CancelAutomationPayload, ack: (response: Ack) => void) => void;
   retry_automation: (data: RetryAutomationPayload, ack: (response: Ack) => void) => void;
   echo: (data: EchoPayload, ack: (response: Ack) => void) => void;
+  ping: (data: PingPayload, ack: (response: Ack) => void) => void;
 }
 
 /** `/notifications`: events the server sends. */
@@ -399,6 +407,7 @@ export interface NotificationsServerToClientEvents {
   test_event: (data: TestEventPayload) => void;
   "notification:new": (data: Notification_NewPayload) => void;
   notification_read_confirmed: (data: NotificationReadConfirmedPayload) => void;
+  pong: (data: PongPayload) => void;
 }
 
 /** `/notifications`: events a client sends. */
@@ -408,6 +417,7 @@ export interface NotificationsClientToServerEvents {
   notification_read: (data: NotificationReadPayload, ack: (response: Ack) => void) => void;
   notifications_unread: (data: NotificationsUnreadPayload, ack: (response: Ack) => void) => void;
   echo: (data: EchoPayload, ack: (response: Ack) => void) => void;
+  ping: (data: PingPayload, ack: (response: Ack) => void) => void;
 }
 
 /** `/provisioning`: events the server sends. */
@@ -420,6 +430,7 @@ export interface ProvisioningServerToClientEvents {
   "status:update": (data: Status_UpdatePayload) => void;
   "status:completed": (data: Status_CompletedPayload) => void;
   "status:failed": (data: Status_FailedPayload) => void;
+  pong: (data: PongPayload) => void;
 }
 
 /** `/provisioning`: events a client sends. */
@@ -427,6 +438,7 @@ export interface ProvisioningClientToServerEvents {
   subscribe: (data: SubscribePayload, ack: (response: Ack) => void) => void;
   unsubscribe: (data: UnsubscribePayload, ack: (response: Ack) => void) => void;
   echo: (data: EchoPayload, ack: (response: Ack) => void) => void;
+  ping: (data: PingPayload, ack: (response: Ack) => void) => void;
 }
 
 /** `/billing`: events the server sends. */
@@ -439,6 +451,7 @@ export interface BillingServerToClientEvents {
   "subscription:updated": (data: Subscription_UpdatedPayload) => void;
   "subscription:expiring": (data: Subscription_ExpiringPayload) => void;
   "payment:received": (data: Payment_ReceivedPayload) => void;
+  pong: (data: PongPayload) => void;
 }
 
 /** `/billing`: events a client sends. */
@@ -446,6 +459,7 @@ export interface BillingClientToServerEvents {
   subscribe: (data: SubscribePayload, ack: (response: Ack) => void) => void;
   unsubscribe: (data: UnsubscribePayload, ack: (response: Ack) => void) => void;
   echo: (data: EchoPayload, ack: (response: Ack) => void) => void;
+  ping: (data: PingPayload, ack: (response: Ack) => void) => void;
 }
 
 /** Every namespace (and alias) with its two event maps. */
