@@ -12,7 +12,7 @@ TypedDict payloads of every event, and typed wrappers over realtime.client.Realt
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypeAlias, TypedDict, overload
 
 if TYPE_CHECKING:
     from realtime.client import RealtimeClient
@@ -475,9 +475,9 @@ EchoPayload = TypedDict(
     },
 )
 
-PingPayload = None | dict[str, Any]
+PingPayload: TypeAlias = None | dict[str, Any]
 
-PongPayload = None
+PongPayload: TypeAlias = None
 
 # Event names and their payload types, per namespace and direction.
 SERVER_TO_CLIENT: dict[str, dict[str, Any]] = {

@@ -30,7 +30,7 @@ TypedDict payloads of every event, and typed wrappers over realtime.client.Realt
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypeAlias, TypedDict, overload
 
 if TYPE_CHECKING:
     from realtime.client import RealtimeClient
@@ -61,7 +61,8 @@ class _Writer:
         if isinstance(schema, dict) and schema.get("properties"):
             self.typed_dict(name, schema)
         else:
-            self.lines += [f"{name} = {self.py_type(schema, name + 'Value')}", ""]
+            # an explicit alias: mypy takes `X = None` for a variable, not a type
+            self.lines += [f"{name}: TypeAlias = {self.py_type(schema, name + 'Value')}", ""]
 
     def py_type(self, schema: Any, hint: str) -> str:
         if schema is True or schema == {} or not isinstance(schema, dict):

@@ -123,6 +123,9 @@ def test_the_python_typeddicts_match_the_contract():
         for ns in e["namespaces"]:
             td = table[ns][e["name"]]
             schemas = e["schema"].get("oneOf") or [e["schema"]]
+            if not any(schema.get("properties") for schema in schemas):  # no fields: an alias, not a TypedDict
+                assert not any(typing.is_typeddict(t) for t in payload_types(td)), e["name"]
+                continue
             variants = payload_types(td)
             assert len(variants) == len(schemas), e["name"]
             room_event = e["direction"] == "server_to_client" and e.get("target", "room") == "room"

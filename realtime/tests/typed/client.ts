@@ -44,6 +44,7 @@ export async function root(token: string): Promise<void> {
   });
   socket.on("connection_status", (d) => log(d.status === "connected", d.message, Date.parse(d.timestamp)));
   socket.on("error", (d) => log(d.code, d.message, d.event ?? ""));
+  socket.on("pong", (d) => log(d === null));
   socket.on("resync_required", (d) => {
     const reason: "epoch_changed" | "log_truncated" | "log_expired" | "ahead_of_server" | "rolled_back" = d.reason;
     delete positions[d.room];
@@ -90,6 +91,7 @@ export async function root(token: string): Promise<void> {
 
   checked(await socket.emitWithAck("subscribe", { room: "project:1", last_seq: 3, epoch: "e" }));
   checked(await socket.emitWithAck("unsubscribe", { room: "project:1" }));
+  checked(await socket.emitWithAck("ping", null));
   checked(await socket.emitWithAck("join_room", { room: "alice" }));
   checked(await socket.emitWithAck("subscribe_project", { project_id: "project_456" }));
   checked(await socket.emitWithAck("unsubscribe_project", { project_id: 456 }));
@@ -118,6 +120,7 @@ export async function notifications(token: string): Promise<void> {
   socket.on("connected", (d) => log(d.user_id));
   socket.on("connection_status", (d) => log(d.timestamp));
   socket.on("error", (d) => log(d.code));
+  socket.on("pong", (d) => log(d === null));
   socket.on("resync_required", (d) => log(d.room, d.reason));
   socket.on("test_event", (d) => log(d.n));
   socket.on("notification:new", (d) => {
@@ -131,6 +134,7 @@ export async function notifications(token: string): Promise<void> {
   const unread = await socket.emitWithAck("notifications_unread", { limit: 10 });
   log(unread.ok, unread["notifications"]);
   checked(await socket.emitWithAck("echo", { n: 2 }));
+  checked(await socket.emitWithAck("ping", null));
   // @ts-expect-error: notification_read wants notification_id
   await socket.emitWithAck("notification_read", { id: 3 });
 }
@@ -140,6 +144,7 @@ export async function provisioning(token: string): Promise<void> {
   socket.on("connected", (d) => log(d.tenant_id));
   socket.on("connection_status", (d) => log(d.message));
   socket.on("error", (d) => log(d.message));
+  socket.on("pong", (d) => log(d === null));
   socket.on("resync_required", (d) => log(d.reason));
   socket.on("test_event", (d) => log(d.source));
   socket.on("status:update", (d) => log(d.tenant_id, d.status, d.progress / 100, d.message, keep(d._meta)));
@@ -148,6 +153,7 @@ export async function provisioning(token: string): Promise<void> {
   checked(await socket.emitWithAck("subscribe", { room: "tenant:1" }));
   checked(await socket.emitWithAck("unsubscribe", { room: "tenant:1" }));
   checked(await socket.emitWithAck("echo", { n: 3 }));
+  checked(await socket.emitWithAck("ping", null));
 }
 
 export async function billing(token: string): Promise<void> {
@@ -155,6 +161,7 @@ export async function billing(token: string): Promise<void> {
   socket.on("connected", (d) => log(d.message));
   socket.on("connection_status", (d) => log(d.status));
   socket.on("error", (d) => log(d.event));
+  socket.on("pong", (d) => log(d === null));
   socket.on("resync_required", (d) => log(d.room));
   socket.on("test_event", (d) => log(d.text));
   socket.on("subscription:updated", (d) => log(Object.keys(d.subscription), keep(d._meta)));
@@ -163,6 +170,7 @@ export async function billing(token: string): Promise<void> {
   checked(await socket.emitWithAck("subscribe", { room: "tenant:1" }));
   checked(await socket.emitWithAck("unsubscribe", { room: "tenant:1" }));
   checked(await socket.emitWithAck("echo", { n: 4 }));
+  checked(await socket.emitWithAck("ping", null));
   // @ts-expect-error: a billing client cannot send a root-namespace event
   await socket.emitWithAck("subscribe_project", { project_id: 1 });
 }
