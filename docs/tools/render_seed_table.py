@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def verdict(e: Expectation) -> str:
     path, piece = e.doc
     doc_line(e.doc)  # the reference must still hold; the table names the text, not its line number
     target = str(Path(path).relative_to("docs"))
-    quoted = piece.strip("#|` *").replace("|", "\\|").replace("`", "")
+    quoted = re.sub(r"^[#|\s]*(\d+\.\s*)?", "", piece).replace("*", "").replace("`", "").strip(" |")
     return f'differs on purpose: {e.differs} ([{target}]({target}): "{quoted}")'
 
 
