@@ -7,6 +7,8 @@ Stacks, each with its canonical emitter in a separate process, all in the same r
   socketio    bare python-socketio AsyncServer + AsyncRedisManager on uvicorn
   node        Node Socket.IO v4 + @socket.io/redis-adapter, @socket.io/redis-emitter
   flask       Flask-SocketIO, async_mode="threading" (seed 003), Redis message queue
+  ours@REF    with --baseline REF: ours as it was at git REF (a temporary worktree), for a
+              before/after in one run
 Optional (--stacks): ours-single (above), ours-uvloop (daphne on uvloop: python -m realtime.serve), ours-uvicorn
 (project.asgi on uvicorn + uvloop).
 
@@ -202,6 +204,14 @@ class Env:
     alice_room: str = ""
     client_profile: Path | None = None
     redis_pid: int | None = None
+    trees: dict[str, Path] = field(default_factory=dict)  # stack name -> source tree (--baseline)
+
+
+def baseline_tree(ref: str, tmp: Path) -> Path:
+    """A detached git worktree of `ref`, sharing this checkout's .venv (removed at the end)."""
+    tree = tmp / "baseline"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), ref], cwd=BASE, check=True, capture_output=True)
+    return tree
 
 
 def prepare_product(env: Env) -> None:
@@ -240,8 +250,10 @@ def start_stack(name: str, env: Env) -> Stack:
     base_env = dict(os.environ, REDIS_URL=env.redis_url, PYTHONUNBUFFERED="1")
     logf = open(env.tmp / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
     if name.startswith("ours"):
+        tree = env.trees.get(name, BASE)
         senv = dict(
             env.product_env,
+            PYTHONPATH=str(tree),
             SOCKETIO_ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
             REALTIME_FASTPATH="0" if name == "ours-before" else "1",
             REALTIME_UVLOOP="1" if name == "ours-uvloop" else "0",
@@ -253,9 +265,9 @@ def start_stack(name: str, env: Env) -> Stack:
             argv = [PY, "-m", "realtime.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
         else:
             argv = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"]
-        proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BASE, env=senv, stdout=logf, stderr=logf)
+        proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=tree, env=senv, stdout=logf, stderr=logf)
         kind = "product-single" if name == "ours-single" else "product"
-        emitter = [PY, str(BENCH / "emitters.py"), kind, env.redis_url]
+        emitter = [PY, str(tree / "bench" / "emitters.py"), kind, env.redis_url]
         stack = Stack(name, proc, port, "/socket.io/", emitter, senv, env.alice_token, "connected", "test_event")
         stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
         stack.system_cpu = env.system_cpu
@@ -650,8 +662,15 @@ def main() -> None:
         help="run each load client with node --cpu-prof, profiles in DIR (costs the client some CPU)",
     )
     parser.add_argument("--out", help="also write the markdown here")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also run stack ours@REF: the product at git REF (e.g. main), from a temporary worktree",
+    )
     opts = parser.parse_args()
     opts.stacks = [s for s in opts.stacks.split(",") if s]
+    if opts.baseline and f"ours@{opts.baseline}" not in opts.stacks:  # listed: run where listed
+        opts.stacks.insert(opts.stacks.index("ours") + 1 if "ours" in opts.stacks else 0, f"ours@{opts.baseline}")
     opts.clients = [int(c) for c in opts.clients.split(",") if c]
     opts.skip = {s for s in opts.skip.split(",") if s}
     opts.latency_rates = [float(r) for r in opts.latency_rates.split(",") if r]
@@ -676,6 +695,8 @@ def main() -> None:
     env = Env(tmp, f"redis://127.0.0.1:{redis_port}/0", server_cpu, client_cpu, system_cpu)
     env.client_profile = Path(opts.client_profile).resolve() if opts.client_profile else None
     env.redis_pid = redis_proc.pid
+    if opts.baseline:
+        env.trees[f"ours@{opts.baseline}"] = baseline_tree(opts.baseline, tmp)
     results: dict[str, dict] = {}
     progress_result = None
     try:
@@ -705,6 +726,8 @@ def main() -> None:
     finally:
         redis_proc.terminate()
         redis_proc.wait(10)
+        for tree in env.trees.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=BASE, capture_output=True)
 
     head = (
         f"Machine: {info}. Server processes pinned to CPU {server_cpu}, the load client (one Node "

@@ -1,5 +1,5 @@
 """The RQ worker class (`RQ['WORKER_CLASS']`): reports job start, a work horse killed mid-job,
-times and counts every job it runs (ops/job_runs.py, for /metrics), and keeps a short-lived
+announces every job it runs (jobs.signals.job_ran: ops times and counts them for /metrics), and keeps a short-lived
 liveness key so a worker killed with kill -9 is noticed in seconds (reaper.py), not after RQ's
 own heartbeat expiry.
 
@@ -25,8 +25,7 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
-from jobs import lifecycle, reaper
-from ops import job_runs
+from jobs import lifecycle, reaper, signals
 from project.logcontext import job_context
 
 log = logging.getLogger(__name__)
@@ -209,4 +208,6 @@ def _count(job, outcome: str) -> None:
         func = job.func_name
     except Exception:  # data that no longer deserializes
         func = None
-    job_runs.record(job.connection, func, outcome, job_runs.duration(job))  # the horse's own connection
+    signals.job_ran.send_robust(
+        TrackingWorker, connection=job.connection, func=func, outcome=outcome, seconds=signals.duration(job)
+    )

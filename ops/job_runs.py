@@ -1,6 +1,7 @@
 """Every job the workers run, timed and counted per function and outcome, in Redis.
 
-`TrackingWorker` calls `record()` once per execution: in the work horse when the job returned
+`record()` hears of every execution through `jobs.signals.job_ran` (connected in OpsConfig.ready),
+which the worker class sends once per execution: in the work horse when the job returned
 (outcome "success") or raised, timed out or was stopped ("error"), and in the worker when its
 work horse died mid-job ("error"). That covers every job on every queue, tracked or not
 (`enqueue_tracked`, billing, automation, provisioning, cron). Each execution is counted: a job
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ops import keys
@@ -33,14 +33,6 @@ class Runs:
     count: int = 0
     total_seconds: float = 0.0
     buckets: dict[float, int] = field(default_factory=dict)  # bound -> runs that took at most that
-
-
-def duration(job: Any) -> float:
-    started: datetime | None = getattr(job, "started_at", None)
-    ended: datetime | None = getattr(job, "ended_at", None)
-    if started is None or ended is None:
-        return 0.0
-    return max(0.0, (ended - started).total_seconds())
 
 
 def record(redis: Any, func: str | None, outcome: str, seconds: float) -> None:
@@ -72,3 +64,7 @@ def read(redis: Any) -> list[Runs]:
         elif part.startswith("le="):
             entry.buckets[float(part[3:])] = int(value)
     return [runs[k] for k in sorted(runs)]
+
+
+def on_job_ran(sender: Any, *, connection: Any, func: str | None, outcome: str, seconds: float, **kwargs: Any) -> None:
+    record(connection, func, outcome, seconds)

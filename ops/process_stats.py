@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from ops import conf, keys
-from realtime import metrics
+from realtime import metrics, sessions
 from realtime.redis import async_client
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,11 @@ def snapshot(sio: Any) -> dict[str, Any]:
                 room_sizes[f"{namespace} {room}"] = len(members)
     presence: dict[str, set[str]] = defaultdict(set)
     users: set[int] = set()
-    for handler in sio.namespace_handlers.values():
-        for identity in getattr(handler, "_identities", {}).values():
-            users.add(identity.user_id)
-            if identity.tenant_id is not None:
-                presence[str(identity.tenant_id)].add(identity.username)
+    for session in sessions.live():  # both protocols: Socket.IO and /ws/rooms/
+        identity = session.identity
+        users.add(identity.user_id)
+        if identity.tenant_id is not None:
+            presence[str(identity.tenant_id)].add(identity.username)
     return {
         "process": process_id(),
         "role": "server",

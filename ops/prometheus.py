@@ -46,6 +46,10 @@ PROCESS_COUNTERS = {
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
     "emit_deferred": ("realtime_emits_deferred", "Events of committed changes deferred to the outbox relay (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
+    "revocations_applied": (
+        "realtime_revocations_applied",
+        "Live connections closed or made to leave rooms by an access revocation (realtime/revocation.py)",
+    ),
 }
 
 

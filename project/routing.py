@@ -4,7 +4,7 @@ project/asgi.py serves them behind Channels' AuthMiddlewareStack (session users 
 
 from django.urls import path
 
-from realtime.bridge import RoomStreamConsumer
+from realtime.protocols.rooms_websocket import RoomStreamConsumer
 
 websocket_urlpatterns: list = [
     path("ws/rooms/", RoomStreamConsumer.as_asgi()),

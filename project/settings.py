@@ -119,6 +119,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 _SOCKETIO_CLIENT_DIST = BASE_DIR / "node_modules" / "socket.io-client" / "dist"
 if _SOCKETIO_CLIENT_DIST.is_dir():
     STATICFILES_DIRS.append(("vendor/socket.io-client", _SOCKETIO_CLIENT_DIST))
+# AsyncAPI's React component (npm) renders the event contract's HTML docs at /docs/events/.
+_ASYNCAPI_REACT = BASE_DIR / "node_modules" / "@asyncapi" / "react-component"
+if _ASYNCAPI_REACT.is_dir():
+    STATICFILES_DIRS.append(("vendor/asyncapi-react/standalone", _ASYNCAPI_REACT / "browser" / "standalone"))
+    STATICFILES_DIRS.append(("vendor/asyncapi-react/styles", _ASYNCAPI_REACT / "styles"))
+# static/js/realtime-events.d.ts (generated from the contract: docs/tools/render_contract.py) is
+# TypeScript, not the MPEG transport stream whitenoise's `.ts` default says.
+WHITENOISE_MIMETYPES = {".ts": "application/typescript; charset=utf-8"}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -172,12 +180,14 @@ REALTIME_CONTRACT_EXTRA: list[str] = env.list("REALTIME_CONTRACT_EXTRA", default
 PROGRESS_MIN_INTERVAL_SECONDS: float = env.float("PROGRESS_MIN_INTERVAL_SECONDS", default=0.5)
 # Global emit counters in Redis (events published per event name, from every process).
 REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
-# Room events encoded once per room and written straight to daphne's connection (realtime/fastpath.py).
+# Room events encoded once per room and written straight to daphne's connection (realtime/compat/fastpath.py).
 REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
 # Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
 REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
-# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
-REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run", "realtime.outbox.run"]
+# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop;
+# realtime.revocation: applies access revocations to this process's live connections;
+# realtime.outbox: the event outbox's relay).
+REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run", "realtime.revocation.listen", "realtime.outbox.run"]
 # The event outbox (realtime/outbox.py, docs/replay.md): events emitted inside a transaction are
 # stored with it and published after the commit; what Redis did not take is published later by
 # the relay every server process runs (one at a time). The publish after commit waits for Redis at

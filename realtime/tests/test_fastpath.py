@@ -1,4 +1,4 @@
-"""The fast delivery path (realtime.fastpath): same frames on the wire, every event, in order."""
+"""The fast delivery path (realtime.compat.fastpath): same frames on the wire, every event, in order."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import pytest
 from wsproto.frame_protocol import FrameProtocol
 
-from realtime import fastpath
+from realtime.compat import fastpath
 from realtime.emit import emit, user_room
 
 pytestmark = pytest.mark.django_db(transaction=True)

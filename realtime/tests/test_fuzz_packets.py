@@ -377,7 +377,7 @@ def test_it_survives_malformed_long_polling_payloads_and_leaks_nothing(world, fu
 def test_a_refused_long_polling_post_is_answered_at_once(world, fuzz_server, settings):
     """With no GET of its own in flight, a client whose POST is refused (too large) used to get no
     answer until the ping timeout: python-engineio waited for it to fetch the CLOSE packet
-    (realtime/engine.py). Now the POST gets its 400 at once and the session is over."""
+    (realtime/compat/engine.py). Now the POST gets its 400 at once and the session is over."""
     poller = Polling(fuzz_server, world.token(world.alice))
     poller.open()
     body = '42["echo",{"n":1,"text":"' + "x" * (settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE + 1024) + '"}]'

@@ -1,10 +1,11 @@
-"""The per-connection token bucket (realtime.namespaces.TokenBucket): pure logic, a fake clock."""
+"""The per-connection token bucket (realtime.sessions.TokenBucket): pure logic, a fake clock."""
 
 from __future__ import annotations
 
 import pytest
 
-from realtime.namespaces import STRIKE_RESET_SECONDS, TokenBucket
+from realtime.auth import Identity
+from realtime.sessions import STRIKE_RESET_SECONDS, TELL_EVERY_STRIKES, Session, Throttled, TokenBucket
 
 
 @pytest.fixture(autouse=True)
@@ -14,7 +15,7 @@ def limits(settings):
 
 
 def disconnect_threshold(settings) -> int:
-    return settings.SOCKETIO_RATE_LIMIT_BURST * 5  # RealtimeNamespace.trigger_event
+    return settings.SOCKETIO_RATE_LIMIT_BURST * 5  # Session.throttle
 
 
 def test_a_burst_passes_then_the_bucket_refuses_and_refills():
@@ -54,3 +55,18 @@ def test_strikes_are_forgotten_only_after_a_quiet_period():
     for _ in range(41):
         bucket.take(now=2 * STRIKE_RESET_SECONDS)  # quiet since its last strike: starts over
     assert bucket.strikes == 1
+
+
+def test_a_flooding_session_is_refused_told_every_so_often_then_disconnected(settings):
+    """Both protocols act on Session.throttle's verdicts (the Socket.IO namespace acks and tells,
+    /ws/rooms/ answers every refused frame; both end a flood)."""
+    identity = Identity(user_id=1, username="alice", tenant_id=None, is_staff=False, via="jwt")
+    session = Session(identity, None, transport=None, protocol="test")  # type: ignore[arg-type]
+    verdicts = [session.throttle()]
+    while verdicts[-1] is not Throttled.DISCONNECT and len(verdicts) < 1000:
+        verdicts.append(session.throttle())
+    assert verdicts[:40] == [Throttled.NO] * 40  # the burst, all at once (it refills at 20/s meanwhile)
+    refused = [v for v in verdicts[40:] if v is not Throttled.NO]
+    assert refused[0] is Throttled.TELL and refused[1] is Throttled.REFUSE
+    assert refused[TELL_EVERY_STRIKES] is Throttled.TELL
+    assert verdicts[-1] is Throttled.DISCONNECT and len(refused) == disconnect_threshold(settings) + 1

@@ -8,7 +8,7 @@ session wrapper, daphne's reply dispatch and autobahn's framing, per recipient. 
 fan-out load that was most of the server's time (see docs/benchmarks.md).
 
 Here, with the same semantics:
-  * `FastDeliveryMixin` (on RealtimeManager): a room event is encoded once per room, into the
+  * `local_delivery` (the delivery pipeline's last step): a room event is encoded once per room, into the
     Socket.IO packet, the Engine.IO packet and the WebSocket frame (an unmasked server frame is
     the same bytes for every recipient), then delivered to each recipient with a plain function
     call: no task per delivery, no await.
@@ -42,7 +42,7 @@ import asyncio
 import functools
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio
@@ -53,7 +53,7 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
-from realtime.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
+from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -94,49 +94,45 @@ def deliver(socket: AsyncSocket, delivery: Delivery) -> None:
     socket.queue.put_nowait(delivery.eio_pkt)  # the queue is unbounded: never blocks
 
 
-class FastDeliveryMixin:
-    """For an AsyncPubSubManager subclass: room events from the pub/sub channel are delivered
-    with `deliver_local` (encode once, no task per recipient)."""
+LocalDelivery = Callable[[str, Any, str, "str | None", Any], Awaitable[None]]
 
-    async def _handle_emit(self, message: dict) -> None:
-        if not ENABLED or message.get("callback") or message.get("binary"):
-            return await super()._handle_emit(message)
-        data = message["data"]
-        if isinstance(data, list):
-            data = data[0] if len(data) == 1 else tuple(data)
-        await self.deliver_local(
-            message["event"],
-            data,
-            namespace=message.get("namespace") or "/",
-            room=message.get("room"),
-            skip_sid=message.get("skip_sid"),
-        )
 
-    async def deliver_local(
-        self, event: str, data: Any, *, namespace: str, room: str | None = None, skip_sid: Any = None
-    ) -> None:
-        """Like AsyncManager.emit without a callback: to this process's clients in `room`."""
-        if not ENABLED:
-            return await socketio.AsyncManager.emit(
-                self, event, data, namespace=namespace, room=room, skip_sid=skip_sid
-            )
-        if namespace not in self.rooms:
+def library_delivery(manager: socketio.AsyncManager) -> LocalDelivery:
+    """python-socketio's own delivery to this process's clients (AsyncManager.emit: a task per
+    recipient, the Engine.IO queue), for REALTIME_FASTPATH=0 and what the fast path can't take."""
+
+    async def deliver(event: str, data: Any, namespace: str, room: str | None, skip_sid: Any) -> None:
+        await socketio.AsyncManager.emit(manager, event, data, namespace=namespace, room=room, skip_sid=skip_sid)
+
+    return deliver
+
+
+def local_delivery(manager: socketio.AsyncManager) -> LocalDelivery:
+    """How the delivery pipeline hands an event to this process's clients in a room: encoded
+    once (the Socket.IO packet, the Engine.IO packet, the WebSocket frame), then a plain call
+    per recipient (`deliver`); python-socketio's own path when the fast path is off."""
+    library = library_delivery(manager)
+    if not ENABLED:
+        return library
+
+    async def deliver_fast(event: str, data: Any, namespace: str, room: str | None, skip_sid: Any) -> None:
+        if namespace not in manager.rooms:
             return
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        encoded = manager.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
         if isinstance(encoded, list):  # binary attachments: python-socketio's own path
-            return await socketio.AsyncManager.emit(
-                self, event, data, namespace=namespace, room=room, skip_sid=skip_sid
-            )
+            return await library(event, data, namespace, room, skip_sid)
         delivery = Delivery(encoded)
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
-        sockets = self.server.eio.sockets
-        for sid, eio_sid in self.get_participants(namespace, room):
+        sockets = manager.server.eio.sockets
+        for sid, eio_sid in manager.get_participants(namespace, room):
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
             if socket is not None:
                 deliver(socket, delivery)
+
+    return deliver_fast
 
 
 class FastSocket(PollingSocket):
@@ -178,7 +174,7 @@ class FastWebSocket(ValidatingWebSocket):
         socket = getattr(self.handler, "__self__", None)
         if isinstance(socket, AsyncSocket):
             if type(socket) in (AsyncSocket, PollingSocket):
-                # python-engineio builds AsyncSocket itself (realtime.engine may have made it a
+                # python-engineio builds AsyncSocket itself (realtime.compat.engine may have made it a
                 # PollingSocket); FastSocket only changes poll() and adds no state, so the socket
                 # can take that class for the rest of its life.
                 socket.__class__ = FastSocket
@@ -205,7 +201,7 @@ class FastWebSocket(ValidatingWebSocket):
 
 
 class FastEngineServer(RealtimeEngineServer):
-    """Our Engine.IO server (realtime.engine) using FastWebSocket for the ASGI WebSocket transport."""
+    """Our Engine.IO server (realtime.compat.engine) using FastWebSocket for the ASGI WebSocket transport."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

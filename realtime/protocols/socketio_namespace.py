@@ -1,4 +1,5 @@
-"""The Socket.IO namespaces: one class serves `/`, `/notifications`, `/provisioning`, `/billing`.
+"""The Socket.IO protocol: one namespace class serves `/`, `/notifications`, `/provisioning`,
+`/billing` (and their aliases), as a thin adapter over the session service (realtime.sessions).
 
 Connect: authenticate (auth.py), then, once the client has its CONNECT, send `connected` and
 `connection_status`, and join the user and tenant rooms plus any room the client says it was in
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,50 +23,21 @@ import socketio
 from django.conf import settings
 
 from accounts.projects import UnknownProject, aproject_id_for
-from realtime import caps, contract, handlers, metrics, rooms
-from realtime.auth import Identity, Refused, identify
-from realtime.emit import project_room, tenant_room, user_room
+from realtime import contract, handlers, metrics, rooms
+from realtime.auth import Identity, Refused
+from realtime.emit import project_room, user_room
+from realtime.sessions import Session, Throttled
 
 log = logging.getLogger(__name__)
 
 MAX_LAST_SEEN_ROOMS = 50
+# python-socketio sends the CONNECT right after the connect handler returns; a connection that is
+# not connected this long after is closed rather than left half-open.
+WELCOME_CONNECT_TIMEOUT = 1.0
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-# A connection's rate-limit strikes are forgotten after this long without one: strikes count a
-# flood (rejections in a row), not the occasional burst of a connection that lives for days.
-STRIKE_RESET_SECONDS = 10.0
-
-
-class TokenBucket:
-    __slots__ = ("tokens", "stamp", "strikes", "last_strike")
-
-    def __init__(self, now: float | None = None) -> None:
-        self.tokens = float(settings.SOCKETIO_RATE_LIMIT_BURST)
-        self.stamp = time.monotonic() if now is None else now
-        self.strikes = 0
-        self.last_strike = self.stamp
-
-    def take(self, now: float | None = None) -> bool:
-        """Take a token for one client event (`now`: a time.monotonic() value, for tests). False
-        when the bucket is empty: a strike, counted since the last quiet period."""
-        now = time.monotonic() if now is None else now
-        self.tokens = min(
-            float(settings.SOCKETIO_RATE_LIMIT_BURST),
-            self.tokens + (now - self.stamp) * settings.SOCKETIO_RATE_LIMIT_PER_SECOND,
-        )
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        if now - self.last_strike >= STRIKE_RESET_SECONDS:
-            self.strikes = 0
-        self.strikes += 1
-        self.last_strike = now
-        return False
 
 
 def parse_last_seen(auth: Any, namespace: str) -> dict[str, tuple[int, str | None]]:
@@ -89,22 +60,42 @@ def parse_last_seen(auth: Any, namespace: str) -> dict[str, tuple[int, str | Non
     return out
 
 
+class SocketIOTransport:
+    """How a session reaches its Socket.IO connection (realtime.sessions.Transport)."""
+
+    __slots__ = ("namespace", "sid")
+
+    def __init__(self, namespace: RealtimeNamespace, sid: str) -> None:
+        self.namespace = namespace
+        self.sid = sid
+
+    async def send_error(self, code: str, message: str, room: str | None = None) -> None:
+        await self.namespace.send_error(self.sid, code, message, None if room else "connect", room=room)
+
+    async def end(self, code: str) -> None:
+        log.info("disconnect ns=%s sid=%s code=%s", self.namespace.namespace, self.sid, code)
+        await self.namespace.disconnect(self.sid)
+
+    def rooms(self) -> set[str]:
+        manager = self.namespace.server.manager
+        return {room for room in manager.get_rooms(self.sid, self.namespace.namespace) if room != self.sid}
+
+    async def leave(self, room: str) -> None:
+        await self.namespace.leave_room(self.sid, room)
+
+
 class RealtimeNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
         # An alias (seed 004's "/ws") serves the rooms, events and replay log of its namespace.
         self.canonical = contract.canonical_namespace(namespace)
-        self._expiry: dict[str, asyncio.TimerHandle] = {}
-        self._buckets: dict[str, TokenBucket] = {}
-        self._identities: dict[str, Identity] = {}
-        self._leases: dict[str, caps.Lease | None] = {}
+        self.sessions: dict[str, Session] = {}
 
     # --- connection ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         try:
-            identity = await identify(environ, auth)
-            lease = await caps.take(identity.user_id, caps.client_address(environ.get("asgi.scope") or {}))
+            session = await Session.open(environ, auth, SocketIOTransport(self, sid), protocol="socketio")
         except Refused as exc:
             metrics.incr("connections_refused")
             log.info("connect refused ns=%s code=%s", self.namespace, exc.code)
@@ -112,32 +103,39 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             # JS clients read err.message and err.data; Python clients get the whole object.
             refusal.error_args = {**exc.as_error(), "data": exc.as_error()}
             raise refusal from None
-        self._identities[sid] = identity
-        self._leases[sid] = lease
-        self._buckets[sid] = TokenBucket()
-        if identity.expires_at is not None:
-            delay = max(0.0, identity.expires_at - time.time())
-            loop = asyncio.get_running_loop()
-            self._expiry[sid] = loop.call_later(delay, lambda: loop.create_task(self._expire(sid)))
+        self.sessions[sid] = session
+        identity = session.identity
         metrics.incr("connections")
         log.info("connect ns=%s sid=%s user=%s via=%s", self.namespace, sid, identity.user_id, identity.via)
-        asyncio.get_running_loop().create_task(self._welcome(sid, identity, parse_last_seen(auth, self.namespace)))
+        # The welcome starts once python-socketio has sent the client its CONNECT (right after
+        # this handler returns), so the client has its sid before its first event.
+        connected = self.server.manager.when_connected(sid, self.namespace)
+        session.spawn(self._welcome(sid, session, connected, parse_last_seen(auth, self.namespace)), "welcome")
 
-    async def _welcome(self, sid: str, identity: Identity, last_seen: dict[str, tuple[int, str | None]]) -> None:
+    async def _welcome(
+        self,
+        sid: str,
+        session: Session,
+        connected: asyncio.Future[None],
+        last_seen: dict[str, tuple[int, str | None]],
+    ) -> None:
         manager = self.server.manager
-        for _ in range(200):  # the CONNECT packet goes out right after on_connect returns
-            if manager.is_connected(sid, self.namespace):
-                break
-            await asyncio.sleep(0.005)
-        else:
-            if sid in self._identities:  # still here, yet never connected: don't leave it half-open
-                await self._welcome_failed(sid, identity, "the connection was not established within 1 s")
+        identity = session.identity
+        try:
+            async with asyncio.timeout(WELCOME_CONNECT_TIMEOUT):
+                await connected
+        except TimeoutError:
+            await self._welcome_failed(
+                sid, identity, f"the connection was not established within {WELCOME_CONNECT_TIMEOUT} s"
+            )
+            return
+        if not await session.catch_up():  # revoked while it was authenticating
             return
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
             positions: dict[str, dict[str, Any]] = {}
-            replays_user_room = user_room(identity.user_id) in last_seen
-            own = [user_room(identity.user_id)] + ([tenant_room(identity.tenant_id)] if identity.tenant_id else [])
+            own = session.own_rooms()
+            replays_user_room = own[0] in last_seen
             for room in own:
                 since, epoch = last_seen.pop(room, (None, None))
                 head = await manager.join(
@@ -147,7 +145,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                     positions[room] = {"seq": head.seq, "epoch": head.epoch}
             for room, (since, epoch) in last_seen.items():
                 try:
-                    await rooms.check(identity, room)
+                    await session.authorize(room)
                 except rooms.Forbidden as exc:
                     await self.send_error(sid, exc.code, str(exc), "connect")
                     continue
@@ -156,6 +154,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 )
                 if head.epoch is not None:
                     positions[room] = {"seq": head.seq, "epoch": head.epoch}
+            if not await session.catch_up():  # revoked while its rooms were being joined
+                return
             if not replays_user_room:
                 await self._send_backlog(sid, identity)
             await self.send(
@@ -175,6 +175,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 "connection_status",
                 {"status": "connected", "message": "Connected to the realtime server", "timestamp": now_iso()},
             )
+        except asyncio.CancelledError:
+            raise  # the connection ended while it was being welcomed
         except Exception as exc:
             log.exception("welcome failed ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
             await self._welcome_failed(sid, identity, f"{type(exc).__name__}: {exc}")
@@ -208,31 +210,28 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("could not close the connection ns=%s sid=%s", self.namespace, sid)
 
-    async def _expire(self, sid: str) -> None:
-        await self.send_error(sid, "token_expired", "token has expired", "connect")
-        log.info("disconnect on token expiry ns=%s sid=%s", self.namespace, sid)
-        await self.disconnect(sid)
-
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        handle = self._expiry.pop(sid, None)
-        if handle:
-            handle.cancel()
-        self._buckets.pop(sid, None)
-        self._identities.pop(sid, None)
-        await caps.release(self._leases.pop(sid, None))
+        self.server.manager.forget_connected(sid, self.namespace)
+        session = self.sessions.pop(sid, None)
+        if session is not None:
+            await session.close()
         metrics.incr("disconnections")
 
     # --- sending to one connection ---------------------------------------------------------------
 
-    async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
+    async def send(self, sid: str, event: str, data: dict[str, Any] | None) -> None:
         if settings.REALTIME_VALIDATE_EVENTS:
             contract.validate(contract.spec_for(event, direction="server_to_client", namespace=self.canonical), data)
         await self.server.manager.send_to_sid(sid, self.namespace, event, data)
 
-    async def send_error(self, sid: str, code: str, message: str, event: str | None = None) -> dict[str, Any]:
+    async def send_error(
+        self, sid: str, code: str, message: str, event: str | None = None, *, room: str | None = None
+    ) -> dict[str, Any]:
         payload = {"message": message, "code": code}
         if event:
             payload["event"] = event[:100]
+        if room:
+            payload["room"] = room
         await self.send(sid, "error", payload)
         return {"ok": False, "code": code, "message": message}
 
@@ -242,24 +241,21 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
         sid = args[0]
-        identity = self._identities.get(sid)
-        if identity is None:  # the connection is ending
+        session = self.sessions.get(sid)
+        if session is None:  # the connection is ending
             return {"ok": False, "code": "unauthenticated", "message": "the connection is not authenticated"}
-        bucket = self._buckets[sid]
-        if not bucket.take():
-            metrics.incr("rate_limited")
-            if bucket.strikes > settings.SOCKETIO_RATE_LIMIT_BURST * 5:
-                log.warning("disconnect flooding client ns=%s sid=%s user=%s", self.namespace, sid, identity.user_id)
-                await self.disconnect(sid)
-                return {"ok": False, "code": "rate_limited", "message": "too many events, disconnected"}
-            if bucket.strikes % 20 == 1:  # tell the client, without answering each flooded event
-                return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
+        identity = session.identity
+        throttled = session.throttle()
+        if throttled is Throttled.DISCONNECT:
+            await self.disconnect(sid)
+            return {"ok": False, "code": "rate_limited", "message": "too many events, disconnected"}
+        if throttled is Throttled.TELL:  # tell the client, without answering each flooded event
+            return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
+        if throttled is Throttled.REFUSE:
             return {"ok": False, "code": "rate_limited", "message": "too many events"}
-        if len(args) != 2:
-            return await self.send_error(
-                sid, "invalid_payload", f"{event}: expected exactly one payload argument", event
-            )
-        data = args[1]
+        if len(args) > 2:
+            return await self.send_error(sid, "invalid_payload", f"{event}: expected one payload argument", event)
+        data = args[1] if len(args) == 2 else None  # no payload is null: the contract says if that will do
         try:
             spec = contract.spec_for(str(event)[:100], direction="client_to_server", namespace=self.canonical)
             contract.validate(spec, data)
@@ -283,13 +279,16 @@ class RealtimeNamespace(socketio.AsyncNamespace):
 
     # --- built-in handlers (called by trigger_event with validated data) ---------------------------
 
+    async def on_ping(self, sid: str, identity: Identity, data: None) -> None:
+        """Seed 004's keepalive: `pong`, with no payload, to this connection."""
+        await self.send(sid, "pong", None)
+
     async def on_subscribe(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
         return await self._subscribe(sid, identity, data["room"], data.get("last_seq"), data.get("epoch"))
 
     async def on_unsubscribe(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
         room = data["room"]
-        if room in (user_room(identity.user_id), tenant_room(identity.tenant_id or 0)):
-            raise rooms.Forbidden("forbidden", "you cannot leave your own user or tenant room")
+        self.sessions[sid].check_leave(room)
         await self.leave_room(sid, room)
         return {"room": room}
 
@@ -310,7 +309,7 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         was removed from the project must stop receiving it, and is then told they are not one."""
         room = await project_room_of(identity, data["project_id"])
         await self.leave_room(sid, room)
-        kind = await rooms.check(identity, room)
+        kind = await self.sessions[sid].authorize(room)
         answer: dict[str, Any] = {"room": room}
         if kind.snapshot is not None:
             answer["snapshot"] = await kind.snapshot(identity, rooms.split(room)[1])
@@ -320,10 +319,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
     async def _subscribe(
         self, sid: str, identity: Identity, room: str, last_seq: int | None, epoch: str | None
     ) -> dict[str, Any]:
-        kind = await rooms.check(identity, room)
+        session = self.sessions[sid]
+        kind = await session.authorize(room)
         head = await self.server.manager.join(
             sid, self.namespace, room, since=last_seq, epoch=epoch, log_namespace=self.canonical
         )
+        open_ = await session.catch_up()  # revoked while joining: it was closed or left the room
+        if not open_ or sid not in self.server.manager.rooms.get(self.namespace, {}).get(room, ()):
+            raise rooms.Forbidden("room_revoked", f"access to {room} was revoked")
         answer: dict[str, Any] = {"room": room, "seq": head.seq, "epoch": head.epoch}
         if last_seq is None and kind.snapshot is not None:
             # Position read before the snapshot: apply events with seq > answer["seq"] to it.
