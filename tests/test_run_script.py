@@ -102,7 +102,7 @@ def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
     """The happy path, as a developer uses it: `make run` (SERVERS=2: two daphne processes behind
     nginx) serves the demo; a WebSocket and a long-polling client each follow a demo job to its
     end; Ctrl-C (SIGINT to the terminal's process group) stops every process it started."""
-    port = embedded_redis.free_port()
+    port = embedded_redis.free_port_block(servers + 1)  # nginx on PORT, daphne on PORT+1.. with SERVERS>1
     proc = start_script(
         tmp_path,
         stderr=subprocess.STDOUT,

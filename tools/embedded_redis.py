@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -46,6 +47,21 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports, below the kernel's ephemeral range (so that
+    no outgoing connection takes one of them between this check and the bind: `make run` with
+    SERVERS=N binds PORT+1..PORT+N after it starts)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    start = random.randrange(10000, max(10001, low - count - 1000))
+    for base in range(start, low - count):
+        if all(port_is_free(port) for port in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
 
 
 def _server_pid(port: int) -> int | None:
