@@ -16,8 +16,8 @@ announces, then published; what Redis did not take is published later, in order,
 
 Never two sequence numbers for one event: a retry whose first attempt ran (Redis took the script
 but the reply was lost: a hung Redis, a timeout) must not be published again. OUTBOX_SCRIPT runs
-the publish script only if the room's dedupe set has no entry for the row's id in the room's
-current epoch, and records it there (score: its seq) in the same atomic step; a repeat answers the
+the publish script only if the room's dedupe set has no entry for the row (`dedupe_token`: its id
+and creation time) in the room's current epoch, and records it there (score: its seq) in the same atomic step; a repeat answers the
 first attempt's position. The set keeps the last REALTIME_OUTBOX_DEDUPE_WINDOW ids per room and
 expires with the room's log. See docs/replay.md.
 """
@@ -29,7 +29,7 @@ import json
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -91,15 +91,24 @@ def dedupe_key(state_key: str) -> str:
     return f"{state_key}:outbox"
 
 
-def _command(item: _emit._Prepared, outbox_id: int) -> tuple:
+def dedupe_token(outbox_id: int, created_at: datetime) -> str:
+    """What the dedupe set records for a row: its id with its creation time. The id alone is not
+    unique over time: a database recreated or restored under the same Redis (a fresh `make run`
+    database on its kept private Redis) starts its ids over, and the script took each new event
+    for one already published and dropped it."""
+    return f"{outbox_id}@{created_at.timestamp():.6f}"
+
+
+def _command(item: _emit._Prepared, token: str) -> tuple:
     _, _, numkeys, *rest = item.command
     keys, args = rest[:numkeys], rest[numkeys:]
     window, ttl = settings.REALTIME_OUTBOX_DEDUPE_WINDOW, settings.REPLAY_LOG_MAX_AGE_SECONDS
-    return ("EVALSHA", OUTBOX_SHA, numkeys + 1, *keys, dedupe_key(keys[0]), *args, outbox_id, window, ttl)
+    return ("EVALSHA", OUTBOX_SHA, numkeys + 1, *keys, dedupe_key(keys[0]), *args, token, window, ttl)
 
 
-def _stored(item: _emit._Prepared, outbox_id: int, deferred: bool) -> _emit._Prepared:
-    return item._replace(command=_command(item, outbox_id), outbox_id=outbox_id, deferred=deferred)
+def _stored(item: _emit._Prepared, outbox_id: int, created_at: datetime, deferred: bool) -> _emit._Prepared:
+    command = _command(item, dedupe_token(outbox_id, created_at))
+    return item._replace(command=command, outbox_id=outbox_id, deferred=deferred)
 
 
 # --- writing (inside the emitting transaction) -----------------------------------------------------
@@ -108,15 +117,16 @@ def _stored(item: _emit._Prepared, outbox_id: int, deferred: bool) -> _emit._Pre
 def store(items: list[_emit._Prepared]) -> list[_emit._Prepared]:
     """Write `items` to the outbox (in the current transaction, or committed at once outside one)
     and return them tied to their rows, each `deferred` if its room has a deferred row already."""
-    rows = _insert_postgres(items) if connection.vendor == "postgresql" else _insert(items)
+    now = timezone.now()
+    rows = _insert_postgres(items, now) if connection.vendor == "postgresql" else _insert(items, now)
     deferred = sum(d for _, d in rows)
     if deferred:
         _outage.note_deferred(deferred, None)
-    return [_stored(item, pk, d) for item, (pk, d) in zip(items, rows, strict=True)]
+    return [_stored(item, pk, now, d) for item, (pk, d) in zip(items, rows, strict=True)]
 
 
-def _insert(items: list[_emit._Prepared]) -> list[tuple[int, bool]]:
-    mine, now = target(), timezone.now()
+def _insert(items: list[_emit._Prepared], now: datetime) -> list[tuple[int, bool]]:
+    mine = target()
     rooms = {item.room for item in items}
     backlog = set(OutboxEvent.objects.filter(deferred=True, room__in=rooms, target=mine).values_list("room", flat=True))
     rows = OutboxEvent.objects.bulk_create(
@@ -134,7 +144,7 @@ def _insert(items: list[_emit._Prepared]) -> list[tuple[int, bool]]:
     return [(row.pk, row.deferred) for row in rows]
 
 
-def _insert_postgres(items: list[_emit._Prepared]) -> list[tuple[int, bool]]:
+def _insert_postgres(items: list[_emit._Prepared], now: datetime) -> list[tuple[int, bool]]:
     """_insert() in one round trip: the rooms' backlog is looked up by the INSERT itself (the
     partial index of deferred rows). Rows are inserted in order (ORDER BY the position), so their
     ids follow it."""
@@ -147,7 +157,7 @@ def _insert_postgres(items: list[_emit._Prepared]) -> list[tuple[int, bool]]:
         f"FROM (VALUES {values}) AS v(n, event, room, namespace, payload) ORDER BY v.n RETURNING id, deferred"
     )
     mine = target()
-    params: list[Any] = [timezone.now(), mine, mine]
+    params: list[Any] = [now, mine, mine]
     for n, item in enumerate(items):
         params += [n, item.event, item.room, item.namespace, json.dumps(item.data)]
     with connection.cursor() as cursor:
@@ -328,7 +338,7 @@ def relay_once(limit: int = RELAY_BATCH) -> tuple[int, int]:
                 log.error("outbox: event %s (#%s) can no longer be sent: %s", row.event, row.pk, exc)
                 OutboxEvent.objects.filter(pk=row.pk).update(deferred=True, last_error=str(exc)[:ERROR_MAX])
                 continue
-            items.append(_stored(item, row.pk, True))
+            items.append(_stored(item, row.pk, row.created_at, True))
         if not items:
             return 0, 0
         outcomes, failure = _publish_now(items)
