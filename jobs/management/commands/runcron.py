@@ -23,6 +23,7 @@ from rq.cron import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.exceptions import StopRequested
 from rq.job import Job
 
+from jobs.compat import install_signal_handlers
 from jobs.worker import OUTAGE_BACKOFF_MAX, REDIS_ERRORS
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class ResilientCronScheduler(DjangoCronScheduler):
 
     def start(self) -> None:
         self.log.info("CronScheduler %s: starting...", self.name)
-        self._install_signal_handlers()
+        install_signal_handlers(self)
         try:
             while not self._try(self.register_birth, "birth"):
                 pass
