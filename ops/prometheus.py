@@ -104,14 +104,22 @@ def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
     conns = GaugeMetricFamily("realtime_connections", "Open connections", labels=["process", "namespace"])
     rooms = GaugeMetricFamily("realtime_rooms", "Rooms with local members", labels=["process"])
     plain = GaugeMetricFamily("ws_rooms_connections", "Open plain /ws/rooms/ WebSocket connections", labels=["process"])
+    fast = GaugeMetricFamily(
+        "realtime_fastpath_active",
+        "1 when the process delivers through the fast path (realtime/compat/fastpath.py), 0 with the reason why not",
+        labels=["process", "reason"],
+    )
     for proc in processes:
         for namespace, count in proc["connections"].items():
             conns.add_metric([proc["process"], namespace], count)
         rooms.add_metric([proc["process"]], len(proc["rooms"]))
         plain.add_metric([proc["process"]], proc.get("ws_rooms_connections", 0))
+        status = proc.get("fastpath", {"active": False, "reason": "not reported"})
+        fast.add_metric([proc["process"], status["reason"] or ""], 1 if status["active"] else 0)
     yield conns
     yield rooms
     yield plain
+    yield fast
     yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
 
 

@@ -341,11 +341,18 @@ def scan(tests: bool = False) -> list[Use]:
     our code defines no `_x`. Names in DOCUMENTED are public API. Attributes without an underscore
     that are internals all the same (autobahn's `send_queue`) cannot be told apart: they are items
     by hand, and the test checks they are still used where the item says."""
-    trees = {p: ast.parse((BASE_DIR / p).read_text(), p) for p in python_files(tests=tests)}
-    if tests:  # names the rest of the code defines are ours in tests too
-        trees_all = {**{p: ast.parse((BASE_DIR / p).read_text(), p) for p in python_files()}, **trees}
-    else:
-        trees_all = trees
+    trees = _parse(python_files(tests=tests))
+    context = {**_parse(python_files()), **trees} if tests else trees  # names the rest defines are ours in tests too
+    return scan_trees(trees, context)
+
+
+def _parse(paths: Iterable[str]) -> dict[str, ast.Module]:
+    return {p: ast.parse((BASE_DIR / p).read_text(), p) for p in paths}
+
+
+def scan_trees(trees: dict[str, ast.Module], context: dict[str, ast.Module] | None = None) -> list[Use]:
+    """`scan` over parsed files (path -> tree); `context`: all the code whose names count as ours."""
+    trees_all = trees if context is None else context
     uses: list[Use] = []
     overrides: set[tuple[str, int]] = set()
     in_library_class: dict[int, frozenset[str]] = {}  # id(Attribute node) -> the class's library members
@@ -407,7 +414,7 @@ def locations(item: Item) -> list[tuple[str, int]]:
                 name = node.name
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and path not in inventory_files():
                 name = node.value  # (the inventory's own checks name the internals in strings)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            elif isinstance(node, ast.Name):
                 name = node.id
             if name in item.markers:
                 found.add((path, node.lineno))

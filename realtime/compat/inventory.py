@@ -237,9 +237,9 @@ ITEMS = [
         EIO,
         "engineio.async_drivers.asgi.WebSocket",
         "subclasses",
-        (ENGINE, FASTPATH),
+        (ENGINE,),
         "python-engineio's ASGI WebSocket (not exported): ValidatingWebSocket checks each frame, "
-        "FastWebSocket attaches the direct writer. Relies on `handler`, `__call__(environ)`, `wait`, `send`, `close`.",
+        "FastWebSocket (over ValidatingWebSocket) attaches the direct writer. Relies on `handler`, `__call__(environ)`, `wait`, `send`, `close`.",
         "Renamed: import error at start. Changed methods: frames not validated, or the writer not attached.",
         lambda: [
             method("engineio.async_drivers.asgi.WebSocket.__init__", ["self", "handler", "server"]),
