@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 import subprocess
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -83,6 +84,16 @@ def version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def pinned() -> dict[str, str]:
+    """requirements.txt's pins: lower-cased distribution -> version."""
+    pins = {}
+    for line in (BASE_DIR / "requirements.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line.strip())
+        if match:
+            pins[match[1].lower()] = match[2]
+    return pins
 
 
 def registry() -> list[Item]:

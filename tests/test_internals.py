@@ -5,7 +5,6 @@ an item, no item is stale, and the page is current."""
 from __future__ import annotations
 
 import ast
-import re
 import subprocess
 import sys
 
@@ -39,7 +38,7 @@ def test_the_item_is_still_used_where_it_says(item):
 
 def test_items_are_unique_and_their_libraries_pinned():
     assert len({i.key for i in ITEMS}) == len(ITEMS)
-    pins = _pins()
+    pins = internals.pinned()
     for item in ITEMS:
         assert item.library.lower() in pins, f"{item.key}: {item.library} is not pinned in requirements.txt"
 
@@ -47,7 +46,7 @@ def test_items_are_unique_and_their_libraries_pinned():
 def test_the_fast_path_was_verified_with_the_pinned_versions():
     from realtime.compat import guard
 
-    pins = _pins()
+    pins = internals.pinned()
     assert {d: pins[d.lower()] for d in guard.VERIFIED_WITH} == guard.VERIFIED_WITH
     libraries = {i.library for i in ITEMS if i.fastpath}
     assert libraries <= set(guard.VERIFIED_WITH)
@@ -111,12 +110,3 @@ def slow_consumer(transport):
     }
     # _binary_packet is an item for that file; _tempDataLen is one, but for fastpath.py
     assert [u.name for u in internals.unregistered(uses, ITEMS)] == ["_trigger_event", "_tempDataLen", "_unknownField"]
-
-
-def _pins() -> dict[str, str]:
-    pins = {}
-    for line in (BASE_DIR / "requirements.txt").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line.strip())
-        if match:
-            pins[match[1].lower()] = match[2]
-    return pins

@@ -32,6 +32,7 @@ def render_inventory() -> str:
     uses = internals.scan()
     test_uses = internals.scan(tests=True)
     names = sorted({u.name for u in uses})
+    pins = internals.pinned()
     by_library: dict[str, list[internals.Item]] = defaultdict(list)
     for item in items:
         by_library[item.library].append(item)
@@ -55,7 +56,7 @@ def render_inventory() -> str:
                 f"[{path.rsplit('/', 1)[-1]}:{line}](../{path}#L{line})" for path, line in internals.locations(item)
             )
             out.append(
-                f"| {library} | {internals.version(library)} | `{item.name}` | {item.use} | {where} | "
+                f"| {library} | {pins.get(library.lower(), 'not pinned')} | `{item.name}` | {item.use} | {where} | "
                 f"{_cell(item.why)} | {_cell(item.breaks)} | {'yes' if item.fastpath else ''} |"
             )
     out += ["", END]
