@@ -3,8 +3,6 @@ project/internals.py, lists them as `ITEMS` with their checks; docs/internals.md
 
 from __future__ import annotations
 
-from typing import Any
-
 from rq.scheduler import RQScheduler
 
 from project.internals import Item, attribute, method, source_has
@@ -14,11 +12,6 @@ def scheduler_running(scheduler: RQScheduler) -> bool:
     """Whether the worker's RQ scheduler process is alive (RQ keeps it in `_process`)."""
     process = scheduler._process
     return process is not None and process.is_alive()
-
-
-def install_signal_handlers(scheduler: Any) -> None:
-    """rq's CronScheduler's SIGINT/SIGTERM handlers (a stop request), as its own start() installs them."""
-    scheduler._install_signal_handlers()
 
 
 ITEMS = [
@@ -34,19 +27,6 @@ ITEMS = [
         check=lambda: (
             attribute("rq.scheduler.RQScheduler", "_process"),
             source_has("rq.scheduler.RQScheduler.start", "self._process ="),
-        ),
-    ),
-    Item(
-        library="rq",
-        name="rq.cron.CronScheduler._install_signal_handlers",
-        use="calls",
-        where=("jobs/compat.py",),
-        why="runcron's ResilientCronScheduler.start() replaces rq's loop (to ride out Redis outages) and "
-        "installs rq's own SIGINT/SIGTERM handlers first, as rq's start() does.",
-        breaks="runcron dies at start with AttributeError (no cron jobs are enqueued).",
-        check=lambda: (
-            method("rq.cron.CronScheduler._install_signal_handlers", ["self"], coroutine=False),
-            source_has("rq.cron.CronScheduler.start", "self._install_signal_handlers()"),
         ),
     ),
     Item(
