@@ -105,7 +105,11 @@ def table(result: dict, pinned: dict[str, str]) -> str:
     for name in UPGRADED:
         failing = [f"`{item}`: {problem}" for lib, item, problem in result["problems"] if lib == name and problem]
         items = [item for lib, item, _ in result["problems"] if lib == name]
-        verdict = "fail: " + "; ".join(failing) if failing else (f"pass ({len(items)} items)" if items else "pass")
+        verdict = (
+            "fail: " + "; ".join(failing)
+            if failing
+            else (f"pass ({len(items)} item{'s' * (len(items) != 1)})" if items else "pass")
+        )
         old, new = pinned.get(name.lower(), "?"), result["versions"][name]
         rows.append(f"| {name} | {old} | {new}{'' if new != old else ' (same)'} | {verdict} |")
     return "\n".join(rows)
