@@ -345,22 +345,24 @@ def _receiver_is_self(node: ast.Attribute) -> bool:
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super"
 
 
-def _imported_library_classes(tree: ast.Module, module_name: str | None) -> frozenset[str]:
+def _imported_library_classes(tree: ast.Module) -> frozenset[str]:
     """The private members of the library classes a module imports by name (`from rq.scheduler
-    import RQScheduler`): `obj._x` there is the library's even if our code has an `_x` elsewhere."""
-    if module_name is None:
-        return frozenset()
-    try:
-        module = importlib.import_module(module_name)
-    except Exception:
-        return frozenset()
+    import RQScheduler`): `obj._x` there is the library's even if our code has an `_x` elsewhere.
+    (The library's module is imported, never ours.)"""
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                obj = getattr(module, alias.asname or alias.name, None)
-                if isinstance(obj, type) and not _is_own(obj):
-                    names |= {n for n in library_members(obj) if _private(n)}
+        if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+            continue
+        if node.module.split(".")[0] in OWN_PACKAGES:
+            continue
+        try:
+            module = importlib.import_module(node.module)
+        except ImportError:  # an optional dependency that is not installed: nothing to resolve
+            continue
+        for alias in node.names:
+            obj = getattr(module, alias.name, None)
+            if isinstance(obj, type) and not _is_own(obj):
+                names |= {n for n in library_members(obj) if _private(n)}
     return frozenset(names)
 
 
@@ -400,6 +402,8 @@ def scan_trees(trees: dict[str, ast.Module], context: dict[str, ast.Module] | No
     in_library_class: dict[int, frozenset[str]] = {}  # id(Attribute node) -> the class's library members
     for path, tree in trees_all.items():
         for qualname, node in _classes(tree):
+            if not node.bases:
+                continue  # no library base: nothing to import the module for
             cls = _runtime_class(path, qualname)
             if cls is None or all(_is_own(k) or k is object for k in cls.__mro__):
                 continue
@@ -415,7 +419,7 @@ def scan_trees(trees: dict[str, ast.Module], context: dict[str, ast.Module] | No
                     in_library_class[id(sub)] = members
     own = _own_names(trees_all, overrides)
     for path, tree in trees.items():
-        imported = _imported_library_classes(tree, _module_name(path))
+        imported = _imported_library_classes(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in DOCUMENTED:
                 members = in_library_class.get(id(node))
