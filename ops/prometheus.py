@@ -46,6 +46,14 @@ PROCESS_COUNTERS = {
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
     "emit_deferred": ("realtime_emits_deferred", "Events of committed changes deferred to the outbox relay (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
+    "fastpath_direct_writers": (
+        "realtime_fastpath_direct_writers",
+        "WebSocket connections the fast path writes to directly (daphne's connection)",
+    ),
+    "fastpath_asgi_writers": (
+        "realtime_fastpath_asgi_writers",
+        "WebSocket connections on the fast path without a direct writer (not daphne, or a library changed: slower)",
+    ),
     "revocations_applied": (
         "realtime_revocations_applied",
         "Live connections closed or made to leave rooms by an access revocation (realtime/revocation.py)",

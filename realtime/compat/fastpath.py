@@ -54,6 +54,7 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
+from realtime import metrics
 from realtime.compat import guard
 from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
 
@@ -71,6 +72,10 @@ def status() -> dict[str, Any]:
 
 
 Writer = Callable[[bytes], bool]
+
+# process counters (ops /metrics): WebSocket connections with and without the direct writer
+DIRECT_WRITERS = "fastpath_direct_writers"
+ASGI_WRITERS = "fastpath_asgi_writers"
 
 
 def ws_text_frame(text: str) -> bytes:
@@ -191,6 +196,9 @@ class FastWebSocket(ValidatingWebSocket):
                 socket.__class__ = FastSocket
             self.direct = direct_writer(self.asgi_send)
             socket.direct_writer = self.direct
+            # per connection (not per frame): a daphne/autobahn/channels change that leaves the
+            # writer out shows in /metrics instead of only as a slowdown
+            metrics.incr(DIRECT_WRITERS if self.direct is not None else ASGI_WRITERS)
         try:
             await self.handler(self)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -10,6 +11,7 @@ from wsproto.frame_protocol import FrameProtocol
 
 from realtime.compat import fastpath
 from realtime.emit import emit, user_room
+from testing.waits import counter_delta, server_counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,3 +78,19 @@ def test_it_keeps_replay_before_live_events_on_subscribe(world, connect):
         emit("test_event", {"n": n}, room=room)
     assert all_in.wait(20), got
     assert got == list(range(2, 12))
+
+
+def test_a_websocket_connection_under_daphne_gets_the_direct_writer(world, connect):
+    """The direct writer finds autobahn's protocol behind daphne's send (through Channels' session
+    wrapper) on a real connection: if a daphne, channels or autobahn change left it out, frames
+    would still arrive (the ASGI path), only slower; this counts it."""
+    before = server_counters(settings.REDIS_URL, since=time.time())
+    connect(world.token(world.alice), transports=["websocket"])
+    after = server_counters(settings.REDIS_URL, since=time.time())
+    direct = counter_delta(before, after, fastpath.DIRECT_WRITERS)
+    asgi = counter_delta(before, after, fastpath.ASGI_WRITERS)
+    assert counter_delta(before, after, "connections") >= 1
+    if settings.REALTIME_FASTPATH:
+        assert (direct, asgi) == (1, 0)
+    else:  # python-socketio's own path: no direct writer is ever attached
+        assert (direct, asgi) == (0, 0)
