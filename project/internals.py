@@ -382,7 +382,8 @@ def scan(tests: bool = False) -> list[Use]:
 
     Found: a method overriding a library's private method; `self._x` / `super()._x` in a class with
     library bases when a library base defines `_x`; any other `obj._x`, and the string "_x", when
-    our code defines no `_x`. Names in DOCUMENTED are public API. Attributes without an underscore
+    our code defines no `_x` (or that a library class the file imports or subclasses has: a name
+    that is ours elsewhere, `_async`, is found only there). Names in DOCUMENTED are public API. Attributes without an underscore
     that are internals all the same (autobahn's `send_queue`) cannot be told apart: they are items
     by hand, and the test checks they are still used where the item says."""
     trees = _parse(python_files(tests=tests))
@@ -400,6 +401,7 @@ def scan_trees(trees: dict[str, ast.Module], context: dict[str, ast.Module] | No
     uses: list[Use] = []
     overrides: set[tuple[str, int]] = set()
     in_library_class: dict[int, frozenset[str]] = {}  # id(Attribute node) -> the class's library members
+    subclassed: dict[str, set[str]] = {}  # path -> private members of the library classes it subclasses
     for path, tree in trees_all.items():
         for qualname, node in _classes(tree):
             if not node.bases:
@@ -408,6 +410,7 @@ def scan_trees(trees: dict[str, ast.Module], context: dict[str, ast.Module] | No
             if cls is None or all(_is_own(k) or k is object for k in cls.__mro__):
                 continue
             members = library_members(cls)
+            subclassed.setdefault(path, set()).update(n for n in members if _private(n))
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and _private(item.name):
                     if item.name in members:
@@ -419,7 +422,9 @@ def scan_trees(trees: dict[str, ast.Module], context: dict[str, ast.Module] | No
                     in_library_class[id(sub)] = members
     own = _own_names(trees_all, overrides)
     for path, tree in trees.items():
-        imported = _imported_library_classes(tree)
+        # `obj._x` is the library's when a library class this file imports or subclasses has `_x`
+        # (`server._async = ...` on python-engineio's server), even if our code assigns an `_x` too
+        imported = _imported_library_classes(tree) | subclassed.get(path, set())
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in DOCUMENTED:
                 members = in_library_class.get(id(node))

@@ -56,7 +56,7 @@ from socketio import packet as sio_packet
 
 from realtime import metrics
 from realtime.compat import guard
-from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
+from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket, use_websocket_class
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +224,7 @@ class FastEngineServer(RealtimeEngineServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.async_mode == "asgi":
-            self._async = {**self._async, "websocket": FastWebSocket}
+        use_websocket_class(self, FastWebSocket)
 
 
 def engine_server_class() -> type[engineio.AsyncServer]:

@@ -208,10 +208,12 @@ ITEMS = [
         EIO,
         "engineio.AsyncServer._async",
         "writes",
-        (ENGINE, FASTPATH),
-        "The async driver table: its 'websocket' entry is replaced by our ValidatingWebSocket/FastWebSocket.",
-        "Renamed or no longer read for the WebSocket class: no frame validation and no fast path writer "
-        "(the fast path's writes all go through ASGI: correct, slower).",
+        (ENGINE,),
+        "The async driver table: its 'websocket' entry becomes our ValidatingWebSocket, or FastWebSocket "
+        "(`use_websocket_class`).",
+        "Gone: the server keeps python-engineio's WebSocket class, with one warning at start (no frame "
+        "validation, no direct writer: correct, slower); the fast path's guard turns it off. No longer read "
+        "for the WebSocket class: the same without the warning.",
         _engine_drivers,
         fastpath=True,
     ),

@@ -5,9 +5,11 @@ runs python-socketio's own delivery."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
+import engineio
 import pytest
 
 from project.internals import Drift, Item, version
@@ -101,3 +103,35 @@ def test_a_process_started_with_another_version_falls_back_with_one_warning(veri
         assert result["status"] == {"active": True, "reason": None}
         assert result["engine"] is False and result["delivery"].startswith("local_delivery.")
         assert warnings == []
+
+
+# --- python-engineio's driver table: our WebSocket class, or its own with one warning -------------
+
+
+def test_the_engine_server_gets_our_websocket_class_through_the_driver_table():
+    from engineio.async_drivers import asgi as eio_asgi
+
+    from realtime.compat.engine import RealtimeEngineServer, ValidatingWebSocket, use_websocket_class
+
+    server = RealtimeEngineServer(async_mode="asgi")
+    assert server._async["websocket"] is ValidatingWebSocket
+    plain = engineio.AsyncServer(async_mode="asgi")
+    assert plain._async["websocket"] is eio_asgi.WebSocket
+    assert use_websocket_class(plain, ValidatingWebSocket) and plain._async["websocket"] is ValidatingWebSocket
+
+
+def test_without_the_driver_table_the_engine_keeps_its_own_class_with_one_warning(caplog):
+    """A python-engineio that no longer keeps `_async` (here: a real server whose table is taken
+    away) does not stop our server from starting: one warning names what is lost."""
+    from realtime.compat.engine import ValidatingWebSocket, use_websocket_class
+
+    server = engineio.AsyncServer(async_mode="asgi")
+    del server._async
+    with caplog.at_level(logging.WARNING, logger="realtime.compat.engine"):
+        assert use_websocket_class(server, ValidatingWebSocket) is False
+    assert not hasattr(server, "_async")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"python-engineio {version('python-engineio')} has no ASGI driver table with a 'websocket' entry: "
+        "ValidatingWebSocket not used (python-engineio's own WebSocket class instead)"
+    ]
