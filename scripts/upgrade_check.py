@@ -11,7 +11,8 @@ pass (REALTIME_FASTPATH_VERIFIED_ONLY=0), so the suite exercises it on the new v
 
     python scripts/upgrade_check.py [--keep] [--suite PATHS...]
 
---keep reuses var/upgrade-venv as it is (no install); --suite replaces the realtime suite's paths."""
+--keep installs into the existing var/upgrade-venv instead of building it anew; --suite replaces
+the realtime suite's paths."""
 
 from __future__ import annotations
 
@@ -67,14 +68,24 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=ROOT, **kwargs)
 
 
-def build() -> None:
-    if VENV.exists():
+def build(fresh: bool) -> None:
+    """The venv with requirements.txt, except the packages under test at their newest (one pip
+    resolve, so their dependencies move with them). Without `fresh`, into the existing venv."""
+    if fresh and VENV.exists():
         shutil.rmtree(VENV)
-    python = shutil.which("python3.11") or sys.executable
-    run([python, "-m", "venv", str(VENV)], check=True)
+    if not VENV.exists():
+        python = shutil.which("python3.11") or sys.executable
+        run([python, "-m", "venv", str(VENV)], check=True)
+    upgraded = {name.lower() for name in UPGRADED}
+    kept = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and line.split("==")[0].strip().lower() not in upgraded
+    ]
+    requirements = VENV / "requirements-upgrade.txt"
+    requirements.write_text("\n".join([*kept, *UPGRADED.values()]) + "\n")
     pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    run([*pip, "-r", "requirements.txt"], check=True)
-    run([*pip, "--upgrade", *UPGRADED.values()], check=True)
+    run([*pip, "--upgrade", "-r", str(requirements)], check=True)
 
 
 def probe() -> dict:
@@ -120,8 +131,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--suite", nargs="*", default=SUITE)
     args = parser.parse_args()
-    if not (args.keep and VENV.exists()):
-        build()
+    build(fresh=not args.keep)
     result = probe()
     code, summary, seconds = suite(args.suite)
     text = table(result, pinned())
