@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup lint fmt bench docs clean
+.PHONY: run test setup lint fmt bench docs clean upgrade-check
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -40,6 +40,12 @@ docs: setup
 	$(PY) docs/tools/render_events.py
 	$(PY) docs/tools/render_contract.py
 	$(PY) docs/tools/render_seed_table.py
+	$(PY) docs/tools/render_internals.py
+
+# The upgrade canary: the newest versions of the libraries whose internals we rely on, in a venv
+# of its own (var/upgrade-venv), against the inventory and the realtime suite (docs/internals.md).
+upgrade-check: setup
+	$(PY) scripts/upgrade_check.py
 
 clean:
 	rm -rf $(VENV) node_modules var staticfiles

@@ -55,7 +55,7 @@ def revoke_jwts(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
 
 
 if admin.site.is_registered(User):
-    user_admin_class = type(admin.site._registry[User])
+    user_admin_class = type(admin.site.get_model_admin(User))
     admin.site.unregister(User)
 else:
     user_admin_class = DjangoUserAdmin

@@ -26,6 +26,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from jobs import lifecycle, reaper, signals
+from jobs.compat import scheduler_running
 from project.logcontext import job_context
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class TrackingWorker(Worker):
         and a queue's scheduler lock is free (its holder died, was reaped, or Redis lost it).
         RQ itself only tries again every maintenance interval."""
         scheduler = self.scheduler
-        if self.is_horse or scheduler is None or (scheduler._process is not None and scheduler._process.is_alive()):
+        if self.is_horse or scheduler is None or scheduler_running(scheduler):
             return
         try:
             names = [q.name for q in self.queues]

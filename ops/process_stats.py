@@ -21,6 +21,7 @@ from typing import Any
 
 from ops import conf, keys
 from realtime import metrics, sessions
+from realtime.compat import fastpath
 from realtime.redis import async_client
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def snapshot(sio: Any) -> dict[str, Any]:
         "presence": {tenant: sorted(names)[:MAX_USERS_PER_TENANT] for tenant, names in presence.items()},
         "ws_rooms_connections": metrics.gauges().get(metrics.WS_ROOMS_LIVE, 0),
         "counters": dict(Counter(metrics.snapshot())),
+        "fastpath": fastpath.status(),
     }
 
 

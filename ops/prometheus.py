@@ -46,6 +46,14 @@ PROCESS_COUNTERS = {
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
     "emit_deferred": ("realtime_emits_deferred", "Events of committed changes deferred to the outbox relay (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
+    "fastpath_direct_writers": (
+        "realtime_fastpath_direct_writers",
+        "WebSocket connections the fast path writes to directly (daphne's connection)",
+    ),
+    "fastpath_asgi_writers": (
+        "realtime_fastpath_asgi_writers",
+        "WebSocket connections on the fast path without a direct writer (not daphne, or a library changed: slower)",
+    ),
     "revocations_applied": (
         "realtime_revocations_applied",
         "Live connections closed or made to leave rooms by an access revocation (realtime/revocation.py)",
@@ -104,14 +112,22 @@ def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
     conns = GaugeMetricFamily("realtime_connections", "Open connections", labels=["process", "namespace"])
     rooms = GaugeMetricFamily("realtime_rooms", "Rooms with local members", labels=["process"])
     plain = GaugeMetricFamily("ws_rooms_connections", "Open plain /ws/rooms/ WebSocket connections", labels=["process"])
+    fast = GaugeMetricFamily(
+        "realtime_fastpath_active",
+        "1 when the process delivers through the fast path (realtime/compat/fastpath.py), 0 with the reason why not",
+        labels=["process", "reason"],
+    )
     for proc in processes:
         for namespace, count in proc["connections"].items():
             conns.add_metric([proc["process"], namespace], count)
         rooms.add_metric([proc["process"]], len(proc["rooms"]))
         plain.add_metric([proc["process"]], proc.get("ws_rooms_connections", 0))
+        status = proc.get("fastpath", {"active": False, "reason": "not reported"})
+        fast.add_metric([proc["process"], status["reason"] or ""], 1 if status["active"] else 0)
     yield conns
     yield rooms
     yield plain
+    yield fast
     yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
 
 

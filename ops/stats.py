@@ -165,6 +165,7 @@ def collect() -> dict[str, Any]:
                 "connections": p["connections"],
                 "ws_rooms_connections": p.get("ws_rooms_connections", 0),
                 "rooms": len(p["rooms"]),
+                "fastpath": p.get("fastpath", {"active": False, "reason": "not reported"}),
             }
             for p in processes
         ],

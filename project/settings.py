@@ -182,6 +182,9 @@ PROGRESS_MIN_INTERVAL_SECONDS: float = env.float("PROGRESS_MIN_INTERVAL_SECONDS"
 REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
 # Room events encoded once per room and written straight to daphne's connection (realtime/compat/fastpath.py).
 REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
+# The fast path only with the library versions it was verified with (realtime/compat/guard.py);
+# 0: with any versions whose checks pass (`make upgrade-check`).
+REALTIME_FASTPATH_VERIFIED_ONLY: bool = env.bool("REALTIME_FASTPATH_VERIFIED_ONLY", default=True)
 # Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
 REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
 # Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop;

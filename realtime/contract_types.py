@@ -268,6 +268,14 @@ StatusUpdatePayload = TypedDict(
     },
 )
 
+StatisticsUpdatePayloadProcessesItemFastpath = TypedDict(
+    "StatisticsUpdatePayloadProcessesItemFastpath",
+    {
+        "active": bool,
+        "reason": str | None,
+    },
+)
+
 StatisticsUpdatePayloadProcessesItem = TypedDict(
     "StatisticsUpdatePayloadProcessesItem",
     {
@@ -277,6 +285,7 @@ StatisticsUpdatePayloadProcessesItem = TypedDict(
         "connections": dict[str, int],
         "rooms": NotRequired[int],
         "ws_rooms_connections": NotRequired[int],
+        "fastpath": NotRequired[StatisticsUpdatePayloadProcessesItemFastpath],
     },
 )
 

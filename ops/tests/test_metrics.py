@@ -208,3 +208,33 @@ def test_every_job_a_worker_runs_has_its_duration_and_outcome(server, rq_worker)
     assert 0.6 <= moved("rq_job_duration_seconds_sum", ok, "success") < 5
     assert moved("rq_job_duration_seconds_count", bad, "error") == 1
     assert moved("rq_job_duration_seconds_bucket", bad, "error", le="0.5") == 1
+
+
+def test_it_shows_per_process_whether_the_fast_path_is_active(server):
+    """Each server process reports whether it delivers through the fast path, and why not: in
+    /metrics and in the statistics the ops page shows."""
+    from ops import stats
+
+    off = start_server(REALTIME_FASTPATH="0", OPS_PROCESS_INTERVAL_SECONDS="0.5")
+    try:
+        auth = {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+        on_pid, off_pid = f":{server.proc.popen.pid}", f":{off.proc.popen.pid}"
+        samples: list = []
+
+        def both_reported() -> bool:
+            samples[:] = scrape(server.url, **auth).get("realtime_fastpath_active", [])
+            return {p for p in (on_pid, off_pid) if any(s.labels["process"].endswith(p) for s in samples)} == {
+                on_pid,
+                off_pid,
+            }
+
+        wait_until(both_reported, timeout=30, what="both server processes in /metrics")
+        by_pid = {pid: s for s in samples for pid in (on_pid, off_pid) if s.labels["process"].endswith(pid)}
+        assert (by_pid[on_pid].value, by_pid[on_pid].labels["reason"]) == (1, "")
+        assert (by_pid[off_pid].value, by_pid[off_pid].labels["reason"]) == (0, "REALTIME_FASTPATH=0")
+
+        shown = {p["process"].rsplit(":", 1)[1]: p["fastpath"] for p in stats.collect()["processes"]}
+        assert shown[on_pid[1:]] == {"active": True, "reason": None}
+        assert shown[off_pid[1:]] == {"active": False, "reason": "REALTIME_FASTPATH=0"}
+    finally:
+        off.proc.stop()

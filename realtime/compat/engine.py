@@ -41,6 +41,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 
+from project.internals import version
 from realtime import metrics
 
 log = logging.getLogger(__name__)
@@ -145,11 +146,29 @@ class ValidatingWebSocket(eio_asgi.WebSocket):
         return frame
 
 
+def use_websocket_class(server: engineio.AsyncServer, cls: type) -> bool:
+    """Make python-engineio's ASGI driver table (`_async`, an internal: docs/internals.md) give
+    `cls` for the WebSocket transport. When the installed python-engineio has no such table, the
+    server keeps its own class, with one warning naming what is lost, instead of failing to start."""
+    if server.async_mode != "asgi":
+        return False
+    drivers = getattr(server, "_async", None)
+    if not isinstance(drivers, dict) or "websocket" not in drivers:
+        log.warning(
+            "python-engineio %s has no ASGI driver table with a 'websocket' entry: %s not used "
+            "(python-engineio's own WebSocket class instead)",
+            version("python-engineio"),
+            cls.__name__,
+        )
+        return False
+    server._async = {**drivers, "websocket": cls}
+    return True
+
+
 class RealtimeEngineServer(engineio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.async_mode == "asgi":
-            self._async = {**self._async, "websocket": ValidatingWebSocket}
+        use_websocket_class(self, ValidatingWebSocket)  # frames validated (or a warning, see there)
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}

@@ -33,7 +33,9 @@ queued. Under another ASGI server there is no direct writer and only the first a
 points apply.
 
 `REALTIME_FASTPATH=0` in the environment turns all of this off (python-socketio's own path), for
-comparison (`make bench` measures both) or if a library upgrade ever disagrees with it.
+comparison (`make bench` measures both) or if a library upgrade ever disagrees with it; it is off
+by itself, with one warning at start, when the libraries are not the versions it was verified
+with or a check of the internals it relies on fails (realtime.compat.guard, docs/internals.md).
 """
 
 from __future__ import annotations
@@ -47,19 +49,33 @@ from typing import Any
 
 import engineio
 import socketio
-from django.conf import settings
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
-from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
+from realtime import metrics
+from realtime.compat import guard
+from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket, use_websocket_class
 
 log = logging.getLogger(__name__)
 
-ENABLED: bool = settings.REALTIME_FASTPATH
+# On unless REALTIME_FASTPATH=0, the installed libraries are not the verified ones, or a check of
+# what it relies on fails (realtime.compat.guard: one warning at start, naming the reason).
+DECISION = guard.decide()
+ENABLED: bool = DECISION.active
+
+
+def status() -> dict[str, Any]:
+    """Whether this process runs the fast path, and why not (ops: /metrics, the ops page)."""
+    return {"active": ENABLED, "reason": DECISION.reason}
+
 
 Writer = Callable[[bytes], bool]
+
+# process counters (ops /metrics): WebSocket connections with and without the direct writer
+DIRECT_WRITERS = "fastpath_direct_writers"
+ASGI_WRITERS = "fastpath_asgi_writers"
 
 
 def ws_text_frame(text: str) -> bytes:
@@ -180,6 +196,9 @@ class FastWebSocket(ValidatingWebSocket):
                 socket.__class__ = FastSocket
             self.direct = direct_writer(self.asgi_send)
             socket.direct_writer = self.direct
+            # per connection (not per frame): a daphne/autobahn/channels change that leaves the
+            # writer out shows in /metrics instead of only as a slowdown
+            metrics.incr(DIRECT_WRITERS if self.direct is not None else ASGI_WRITERS)
         try:
             await self.handler(self)
         finally:
@@ -205,8 +224,7 @@ class FastEngineServer(RealtimeEngineServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.async_mode == "asgi":
-            self._async = {**self._async, "websocket": FastWebSocket}
+        use_websocket_class(self, FastWebSocket)
 
 
 def engine_server_class() -> type[engineio.AsyncServer]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from django.conf import settings
 from wsproto.frame_protocol import FrameProtocol
 
 from realtime.compat import fastpath
 from realtime.emit import emit, user_room
+from testing.waits import counter_delta, server_counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +24,11 @@ def test_it_frames_text_exactly_as_a_websocket_library_does(size):
 
 
 def test_it_is_on_unless_turned_off():
-    assert fastpath.ENABLED  # the suite's server runs the fast path (REALTIME_FASTPATH unset)
+    # the suite runs on the fast path, then its delivery tests again with REALTIME_FASTPATH=0 (scripts/test.sh)
+    if settings.REALTIME_FASTPATH:
+        assert fastpath.status() == {"active": True, "reason": None}
+    else:
+        assert fastpath.status() == {"active": False, "reason": "REALTIME_FASTPATH=0"}
 
 
 def test_it_delivers_every_room_event_once_and_in_order_to_every_client(world, connect):
@@ -71,3 +78,19 @@ def test_it_keeps_replay_before_live_events_on_subscribe(world, connect):
         emit("test_event", {"n": n}, room=room)
     assert all_in.wait(20), got
     assert got == list(range(2, 12))
+
+
+def test_a_websocket_connection_under_daphne_gets_the_direct_writer(world, connect):
+    """The direct writer finds autobahn's protocol behind daphne's send (through Channels' session
+    wrapper) on a real connection: if a daphne, channels or autobahn change left it out, frames
+    would still arrive (the ASGI path), only slower; this counts it."""
+    before = server_counters(settings.REDIS_URL, since=time.time())
+    connect(world.token(world.alice), transports=["websocket"])
+    after = server_counters(settings.REDIS_URL, since=time.time())
+    direct = counter_delta(before, after, fastpath.DIRECT_WRITERS)
+    asgi = counter_delta(before, after, fastpath.ASGI_WRITERS)
+    assert counter_delta(before, after, "connections") >= 1
+    if settings.REALTIME_FASTPATH:
+        assert (direct, asgi) == (1, 0)
+    else:  # python-socketio's own path: no direct writer is ever attached
+        assert (direct, asgi) == (0, 0)

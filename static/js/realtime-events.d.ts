@@ -201,7 +201,7 @@ export type StatusUpdatePayload = {
 } & { _meta?: ReplayMeta };
 
 /** `statistics_update` (server → client; /). Every few seconds (OPS_STATS_INTERVAL_SECONDS) to the staff room: the system's numbers summed across all server processes, `active_instances` (live server processes, as seed 001's dashboard reads it) and the numbers apps contribute (ops/app_stats.py). GET /api/stats returns the same object. Apps declare their fields in a REALTIME_CONTRACT_EXTRA file (`{"fields": [{"event": "statistics_update", "properties": {...}}]}`); an app may also emit a statistics_update of its own made only of its declared fields plus `timestamp` and `active_instances` (seed 001's dictionary). */
-export type StatisticsUpdatePayload = {
+export type StatisticsUpdatePayload = ({
   timestamp: string;
   connections: number;
   connections_by_namespace: {
@@ -218,6 +218,11 @@ export type StatisticsUpdatePayload = {
     };
     rooms?: number;
     ws_rooms_connections?: number;
+    fastpath?: {
+      active: boolean;
+      reason: string | null;
+      [key: string]: unknown;
+    };
     [key: string]: unknown;
   }>;
   rooms_total?: number;
@@ -274,7 +279,7 @@ export type StatisticsUpdatePayload = {
     oldest_age_seconds: number;
     [key: string]: unknown;
   };
-} & { _meta?: ReplayMeta };
+}) & { _meta?: ReplayMeta };
 
 /** `instances_update` (server → client; /). Seed 001's instance list: the server processes and RQ workers that are alive, to the staff room. */
 export type InstancesUpdatePayload = ({

@@ -11,6 +11,7 @@ recovers lost jobs. `ResilientCronScheduler` rides out the outage, as TrackingWo
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +72,10 @@ class ResilientCronScheduler(DjangoCronScheduler):
             self._down_since, self._backoff = None, 0.5
         return True
 
+    def stop_on_signal(self, signum: int, frame: Any) -> None:
+        self.log.info("CronScheduler %s: received shutdown signal %s", self.name, signum)
+        raise StopRequested()
+
     def _tick(self) -> None:
         if self.enqueue_jobs():
             self.save()  # the jobs' next run times, for `rqcron` status
@@ -78,7 +83,8 @@ class ResilientCronScheduler(DjangoCronScheduler):
 
     def start(self) -> None:
         self.log.info("CronScheduler %s: starting...", self.name)
-        self._install_signal_handlers()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # what rq's start() installs, as our own handler
+            signal.signal(signum, self.stop_on_signal)
         try:
             while not self._try(self.register_birth, "birth"):
                 pass
