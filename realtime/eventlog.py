@@ -169,19 +169,19 @@ async def read_position(redis, namespace: str, room: str) -> Position:
     return Position(int(seq or 0), epoch.decode() if epoch else None)
 
 
-async def ensure_position(redis, namespace: str, room: str) -> Position:
-    """The room's position, creating its state (a new epoch, seq 0) if it has none, so that a
-    client joining a room that never had an event still gets an epoch to come back with."""
-    seq, epoch = await redis.eval(
-        ENSURE_SCRIPT, 2, state_key(namespace, room), log_key(namespace, room), secrets.token_hex(6), STATE_TTL_SECONDS
-    )
-    return Position(int(seq), epoch.decode() if isinstance(epoch, bytes) else epoch)
-
-
 async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: str | None) -> Missed:
     """Events of the room after `since`. The log must reach back to since+1, in the same epoch,
     and not be older than the configured age; otherwise the client must resync."""
     head = await read_position(redis, namespace, room)
+    missed = _missed_before_reading(head, since, epoch)
+    if missed is not None:
+        return missed
+    entries = await redis.xrange(log_key(namespace, room), min=f"0-{since + 1}", max="+")
+    return _missed_from(head, since, entries)
+
+
+def _missed_before_reading(head: Position, since: int, epoch: str | None) -> Missed | None:
+    """What a client at (since, epoch) misses, when the room's head alone says it; else None."""
     if head.epoch is None:
         # Nothing was ever sent to this room (or its state is gone): a client that saw
         # something must reload; one that saw nothing has nothing to miss.
@@ -195,13 +195,44 @@ async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: st
         return Missed([], "ahead_of_server", head)
     if since == head.seq:
         return Missed([], None, head)
-    entries = await redis.xrange(log_key(namespace, room), min=f"0-{since + 1}", max="+")
+    return None
+
+
+def _missed_from(head: Position, since: int, entries: list) -> Missed:
+    """The log's entries after `since` (XRANGE's answer), checked to reach back to since+1."""
     if not entries or _seq_of(entries[0][0]) != since + 1:
         return Missed([], "log_truncated", head)
     oldest_allowed_ms = (time.time() - settings.REPLAY_LOG_MAX_AGE_SECONDS) * 1000
     if int(entries[0][1][b"t"]) < oldest_allowed_ms:
         return Missed([], "log_expired", head)
     return Missed([json.loads(fields[b"m"]) for _, fields in entries], None, head)
+
+
+async def ensure_many(
+    redis, namespace: str, rooms: list[tuple[str, int | None, str | None]]
+) -> list[tuple[Position, Missed | None]]:
+    """For each (room, since, epoch): the room's position, creating its state (a new epoch, seq 0)
+    if it has none, so that a client joining a room that never had an event still gets an epoch to
+    come back with; and, when `since` is given, what the client missed (as `read_missed`), for all the
+    rooms in one round trip (one MULTI: positions and logs are read at the same instant)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for room, since, _ in rooms:
+            keys = (state_key(namespace, room), log_key(namespace, room))
+            pipe.eval(ENSURE_SCRIPT, 2, *keys, secrets.token_hex(6), STATE_TTL_SECONDS)
+            if since is not None:
+                pipe.xrange(keys[1], min=f"0-{since + 1}", max="+")
+        answers = iter(await pipe.execute())
+    out: list[tuple[Position, Missed | None]] = []
+    for _, since, epoch in rooms:
+        seq, head_epoch = next(answers)
+        head = Position(int(seq), head_epoch.decode() if isinstance(head_epoch, bytes) else head_epoch)
+        if since is None:
+            out.append((head, None))
+            continue
+        entries = next(answers)
+        missed = _missed_before_reading(head, since, epoch)
+        out.append((head, missed if missed is not None else _missed_from(head, since, entries)))
+    return out
 
 
 def read_recent(redis, namespace: str, room: str, *, limit: int) -> tuple[list[dict[str, Any]], Position]:

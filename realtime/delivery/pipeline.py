@@ -66,6 +66,12 @@ class DeliveryPipeline:
         """Put a connection in a room, replaying from `since` (see delivery.joins)."""
         return await self.joins.join(sid, namespace, room, since, epoch, log_namespace)
 
+    async def join_many(
+        self, sid: str, namespace: str, rooms: list[tuple[str, int | None, str | None]], log_namespace: str
+    ) -> list[eventlog.Position]:
+        """Several joins in one Redis round trip (see delivery.joins)."""
+        return await self.joins.join_many(sid, namespace, rooms, log_namespace)
+
     def has_local_members(self, namespace: str, room: str) -> bool:
         rooms = self.manager.rooms
         return any(room in rooms.get(ns, ()) for ns in (namespace, *self.aliases.get(namespace, ())))

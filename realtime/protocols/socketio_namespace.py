@@ -124,27 +124,24 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             return
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
-            positions: dict[str, dict[str, Any]] = {}
+            # The rooms it comes back with are re-authorized (in the database) first; then all
+            # of them are joined with one Redis round trip (delivery.joins.join_many).
             own = session.own_rooms()
             replays_user_room = own[0] in last_seen
-            for room in own:
-                since, epoch = last_seen.pop(room, (None, None))
-                head = await manager.join(
-                    sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical
-                )
-                if head.epoch is not None:
-                    positions[room] = {"seq": head.seq, "epoch": head.epoch}
+            joins = [(room, *last_seen.pop(room, (None, None))) for room in own]
             for room, (since, epoch) in last_seen.items():
                 try:
                     await session.authorize(room)
                 except rooms.Forbidden as exc:
                     await self.send_error(sid, exc.code, str(exc), "connect")
                     continue
-                head = await manager.join(
-                    sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical
-                )
-                if head.epoch is not None:
-                    positions[room] = {"seq": head.seq, "epoch": head.epoch}
+                joins.append((room, since, epoch))
+            heads = await manager.join_many(sid, self.namespace, joins, log_namespace=self.canonical)
+            positions: dict[str, dict[str, Any]] = {
+                room: {"seq": head.seq, "epoch": head.epoch}
+                for (room, _, _), head in zip(joins, heads, strict=True)
+                if head.epoch is not None
+            }
             if not replays_user_room:
                 await self._send_backlog(sid, identity)
             await self.send(

@@ -1,0 +1,79 @@
+"""daphne's WebSocket protocol (autobahn's), made cheaper per connection; same behaviour.
+
+Profiled during a connection storm (docs/benchmarks.md, "Connection cost"), autobahn spends on
+every new connection:
+
+* **a copy of its ~45 protocol options into the connection's `__dict__`** (`_connectionMade`
+  copies each of `CONFIG_ATTRS` from the factory unless the protocol already has it): memory for
+  every idle connection, the same values in all of them. Here each option is a descriptor on
+  daphne's protocol class that reads the factory's value until the connection sets its own, so
+  `hasattr` is true, nothing is copied, and a per-connection override (autobahn's
+  `setProtocolOptions` on a protocol) still works.
+* **a `pprint.pformat` of those options for a debug log line** that is built whether or not
+  debug logging is on (about 6 % of the server's CPU while connections open). Here the text is
+  only made if the line is actually written.
+
+`install()` is called when project.asgi is imported (daphne has imported its protocol by then)."""
+
+from __future__ import annotations
+
+import pprint
+from typing import Any
+
+_installed = False
+
+
+class _FactoryOption:
+    """A protocol option: the connection's own value if it set one, else its factory's."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        own = obj.__dict__
+        if self.name in own:
+            return own[self.name]
+        factory = own.get("factory")
+        if factory is None:
+            raise AttributeError(self.name)  # before buildProtocol: as autobahn (not copied yet)
+        return getattr(factory, self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+    def __delete__(self, obj: Any) -> None:
+        obj.__dict__.pop(self.name, None)
+
+
+class _LazyFormat:
+    """pprint.pformat(obj), computed only when the log line is formatted."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.obj)
+
+    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    try:
+        from autobahn.websocket import protocol as autobahn_protocol
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # another ASGI server: nothing to adapt
+        return
+    for name in WebSocketProtocol.CONFIG_ATTRS:
+        if not hasattr(WebSocketProtocol, name):  # one the class has is not copied by autobahn either
+            setattr(WebSocketProtocol, name, _FactoryOption(name))
+    autobahn_protocol.pformat = _LazyFormat
+    _installed = True
