@@ -13,6 +13,10 @@ every new connection:
   debug logging is on (about 6 % of the server's CPU while connections open). Here the text is
   only made if the line is actually written.
 
+And one addition: a WebSocket the application closes before accepting it, with close code
+`realtime.admission.WEBSOCKET_SHED_CODE`, is refused with HTTP 503 ("server busy, retry")
+instead of daphne's 403 ("Access denied"), so a shed WebSocket open reads as what it is.
+
 `install()` is called when project.asgi is imported (daphne has imported its protocol by then)."""
 
 from __future__ import annotations
@@ -76,4 +80,26 @@ def install() -> None:
         if not hasattr(WebSocketProtocol, name):  # one the class has is not copied by autobahn either
             setattr(WebSocketProtocol, name, _FactoryOption(name))
     autobahn_protocol.pformat = _LazyFormat
+    WebSocketProtocol.handle_reply = _with_busy_refusal(WebSocketProtocol.handle_reply)
     _installed = True
+
+
+def _with_busy_refusal(handle_reply: Any) -> Any:
+    from autobahn.websocket.types import ConnectionDeny
+
+    from realtime.admission import WEBSOCKET_SHED_CODE
+
+    def refusing_handle_reply(self: Any, message: dict) -> None:
+        if (
+            message.get("type") == "websocket.close"
+            and message.get("code") == WEBSOCKET_SHED_CODE
+            and self.state == self.STATE_CONNECTING
+        ):
+            # daphne's serverReject, with 503 for 403
+            self.handshake_deferred.errback(ConnectionDeny(code=503, reason="Service Unavailable"))
+            del self.handshake_deferred
+            self.server.protocol_disconnected(self)
+            return
+        handle_reply(self, message)
+
+    return refusing_handle_reply

@@ -23,7 +23,7 @@ import socketio
 from django.conf import settings
 
 from accounts.projects import UnknownProject, aproject_id_for
-from realtime import contract, handlers, metrics, rooms
+from realtime import admission, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused
 from realtime.emit import project_room, user_room
 from realtime.sessions import Session, Throttled
@@ -87,9 +87,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
     # --- connection ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        # A handshake counts against admission from here until its welcome is done (or fails).
+        admission.begin()
         try:
             session = await Session.open(environ, auth, SocketIOTransport(self, sid), protocol="socketio")
-        except Refused as exc:
+        except BaseException as exc:
+            admission.end()
+            if not isinstance(exc, Refused):
+                raise
             metrics.incr("connections_refused")
             log.info("connect refused ns=%s code=%s", self.namespace, exc.code)
             refusal = socketio.exceptions.ConnectionRefusedError(str(exc))
@@ -103,7 +108,10 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         # The welcome starts once python-socketio has sent the client its CONNECT (right after
         # this handler returns), so the client has its sid before its first event.
         connected = self.server.manager.when_connected(sid, self.namespace)
-        session.spawn(self._welcome(sid, session, connected, parse_last_seen(auth, self.namespace)), "welcome")
+        welcome = session.spawn(
+            self._welcome(sid, session, connected, parse_last_seen(auth, self.namespace)), "welcome"
+        )
+        welcome.add_done_callback(lambda _: admission.end())
 
     async def _welcome(
         self,
