@@ -4,14 +4,12 @@ Every refusal carries a machine-readable code and a message the client can show.
 
 A JWT handshake is checked in the database every time (the user exists, is active, its tenant;
 accounts.tokens), but not one query per handshake: handshakes that arrive while a check is under
-way wait for the next one, which checks all of them with one query (`_JwtChecks`). Alone, a
+way wait for the next one, which checks all of them with one query (realtime.batching). Alone, a
 handshake is checked at once; in a reconnect storm, hundreds share a query and a thread hop."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +19,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken, hash_api_token
 from accounts.tokens import TokenClaims, TokenError, users_for_jwts
+from realtime.batching import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ async def _from_jwt(token: Any) -> Identity:
     if not isinstance(token, str):
         raise Refused("invalid_token", "auth.token must be a string")
     try:
-        user, claims = await _jwt_checks().check(token)
+        user, claims = await _jwt_checks.submit(token)
     except TokenError as exc:
         raise Refused(exc.code, str(exc)) from exc
     return _identity(user, "jwt", claims.expires_at)
@@ -99,50 +98,11 @@ async def _from_jwt(token: Any) -> Identity:
 MAX_JWT_BATCH = 500  # tokens checked by one query (its `IN (...)` list)
 
 
-class _JwtChecks:
-    """accounts.tokens.users_for_jwts for the handshakes of one event loop, batched: one check
-    runs at a time (in Django's database thread); what arrives meanwhile is the next batch."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[str, asyncio.Future]] = []
-        self._runner: asyncio.Task | None = None
-
-    async def check(self, token: str) -> tuple[Any, TokenClaims]:
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((token, future))
-        if self._runner is None:
-            self._runner = asyncio.get_running_loop().create_task(self._run(), name="jwt checks")
-        return await future
-
-    async def _run(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_JWT_BATCH], self._pending[MAX_JWT_BATCH:]
-                try:
-                    results = await sync_to_async(users_for_jwts)([token for token, _ in batch])
-                except Exception as exc:  # the database: every handshake of the batch fails with it
-                    log.warning("JWT check failed for %d handshakes: %s", len(batch), exc.__class__.__name__)
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # the handshake was abandoned
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._runner = None
+async def _check_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenError]:
+    return await sync_to_async(users_for_jwts)(tokens)
 
 
-_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _JwtChecks] = weakref.WeakKeyDictionary()
-
-
-def _jwt_checks() -> _JwtChecks:
-    loop = asyncio.get_running_loop()
-    checks = _checks.get(loop)
-    if checks is None:
-        checks = _checks[loop] = _JwtChecks()
-    return checks
+_jwt_checks: Batcher[str, tuple[Any, TokenClaims]] = Batcher("JWT checks", _check_jwts, MAX_JWT_BATCH)
 
 
 async def _from_api_token(raw: str) -> Identity:
