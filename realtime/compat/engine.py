@@ -28,6 +28,7 @@ dropped with a 200.
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import contextvars
 import json
@@ -42,6 +43,7 @@ from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 
 from realtime import admission, metrics
+from realtime.compat import idle
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +150,20 @@ class ValidatingWebSocket(eio_asgi.WebSocket):
 class RealtimeEngineServer(engineio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._pingers: dict[asyncio.AbstractEventLoop, idle.Pinger] = {}
         if self.async_mode == "asgi":
-            self._async = {**self._async, "websocket": ValidatingWebSocket}
+            self._async = {**self._async, "websocket": ValidatingWebSocket, "translate_request": idle.translate_request}
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        if idle.is_ping_task(target) and not args and not kwargs:
+            # a socket's next ping: one task per process sends them all (realtime.compat.idle)
+            loop = asyncio.get_running_loop()
+            pinger = self._pingers.get(loop)
+            if pinger is None:
+                pinger = self._pingers[loop] = idle.Pinger(self.ping_interval)
+            pinger.schedule(target.__self__)
+            return None
+        return super().start_background_task(target, *args, **kwargs)
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}
