@@ -154,6 +154,11 @@ class RealtimeEngineServer(engineio.AsyncServer):
         if self.async_mode == "asgi":
             self._async = {**self._async, "websocket": ValidatingWebSocket, "translate_request": idle.translate_request}
 
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        if self.async_mode == "asgi" and not args and not kwargs:
+            return idle.LeanQueue()  # a socket's packet queue (realtime.compat.idle)
+        return super().create_queue(*args, **kwargs)
+
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         if idle.is_ping_task(target) and not args and not kwargs:
             # a socket's next ping: one task per process sends them all (realtime.compat.idle)

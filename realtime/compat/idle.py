@@ -11,7 +11,12 @@ connection). Same behaviour; measured in docs/benchmarks.md ("Connection cost").
   sleeps `ping_interval` and sends a PING, again after every PONG. `Pinger` keeps the sockets
   due for a ping in one FIFO (the interval is the same for all, so it stays in due order) and
   one task per process sends the pings that are due: the same timing, without a task, a
-  coroutine, a future and a timer handle per idle connection."""
+  coroutine, a future and a timer handle per idle connection.
+* **Queues that cost nothing while empty.** An `asyncio.Queue` is four `collections.deque`s
+  (items, getters, putters, and its join Event's waiters), about 3.4 KiB allocated up front, and
+  each connection has two: python-engineio's packet queue and daphne's ASGI input queue.
+  `LeanQueue` has the same interface (unbounded, one or more getters, task_done/join) and
+  allocates its deque only while it holds items."""
 
 from __future__ import annotations
 
@@ -70,6 +75,92 @@ async def translate_request(scope: dict, receive: Any, send: Any) -> dict:
         environ["wsgi.input"] = RequestBody(first, receive)
         environ["asgi.receive"] = receive
     return environ
+
+
+class LeanQueue:
+    """An unbounded asyncio.Queue that allocates nothing while it is empty and nobody waits."""
+
+    __slots__ = ("_items", "_getters", "_unfinished", "_joined")
+
+    def __init__(self) -> None:
+        self._items: collections.deque | None = None
+        self._getters: list[asyncio.Future] | None = None
+        self._unfinished = 0
+        self._joined: asyncio.Future | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return False
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = collections.deque()
+        self._items.append(item)
+        self._unfinished += 1
+        getters = self._getters
+        while getters:
+            getter = getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                break
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        items = self._items
+        if not items:
+            raise asyncio.QueueEmpty
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()
+                if self._getters and getter in self._getters:
+                    self._getters.remove(getter)
+                if self._items and not getter.cancelled():
+                    self._wake_next()  # it was woken for an item it will not take
+                raise
+            finally:
+                if self._getters is not None and not self._getters:
+                    self._getters = None
+        return self.get_nowait()
+
+    def _wake_next(self) -> None:
+        for getter in self._getters or ():
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    def task_done(self) -> None:
+        if self._unfinished <= 0:
+            raise ValueError("task_done() called too many times")
+        self._unfinished -= 1
+        if self._unfinished == 0 and self._joined is not None:
+            if not self._joined.done():
+                self._joined.set_result(None)
+            self._joined = None
+
+    async def join(self) -> None:
+        if self._unfinished:
+            if self._joined is None:
+                self._joined = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._joined)
 
 
 class Pinger:
