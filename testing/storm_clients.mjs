@@ -6,7 +6,9 @@
 // Used by realtime/tests/test_storm.py (a few hundred clients) and bench/run.py's storm round.
 //
 //   node testing/storm_clients.mjs --url http://127.0.0.1:PORT --clients N --tokens T1,T2,...
-//        [--concurrency 200] [--event test_event] [--timeout-ms 120000]
+//        [--concurrency 200] [--event test_event] [--ready-event connected] [--timeout-ms 120000]
+// (--ready-event: the server's greeting once a connection's rooms are joined; ours sends
+// `connected` with the rooms' positions, the bench's Node server `ready`)
 // stdout, one JSON line each: {"ready", "failed", "connect_ms"} once all are connected (welcomed);
 // then commands on stdin, one a line:
 //   mark NAME            remember now as NAME (e.g. "kill", "restart"); answers {"marked": NAME}
@@ -21,7 +23,7 @@ const require = createRequire(import.meta.url);
 const { io } = require("socket.io-client");
 
 const args = { url: "", path: "/socket.io/", clients: 100, tokens: "", concurrency: 200, event: "test_event",
-  timeoutMs: 120000 };
+  readyEvent: "connected", timeoutMs: 120000 };
 for (let i = 2; i < process.argv.length; i++) {
   const key = process.argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
   args[key] = typeof args[key] === "number" ? Number(process.argv[++i]) : process.argv[++i];
@@ -50,8 +52,8 @@ class Client {
       // a function: called on every (re)connection, so it sends the positions seen so far
       auth: (cb) => cb({ token, last_seen: Object.fromEntries(this.last) }),
     });
-    this.socket.on("connected", (data) => {
-      for (const [room, pos] of Object.entries(data.positions || {})) {
+    this.socket.on(args.readyEvent, (data) => {
+      for (const [room, pos] of Object.entries((data && data.positions) || {})) {
         if (!this.last.has(room)) this.last.set(room, { seq: pos.seq, epoch: pos.epoch });
       }
       this.welcomes++;
