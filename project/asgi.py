@@ -33,12 +33,6 @@ async def _socketio(scope, receive, send):
 socketio_with_session = AuthMiddlewareStack(_socketio)
 
 
-async def socketio_endpoint(scope, receive, send):
-    if any(name == b"cookie" for name, _ in scope.get("headers", ())):
-        return await socketio_with_session(scope, receive, send)
-    return await _socketio(scope, receive, send)  # no cookie: no session, no user in scope
-
-
 class SocketIODispatch:
     """Socket.IO paths to the Socket.IO server (with session auth), everything else to `fallback`."""
 
@@ -46,9 +40,14 @@ class SocketIODispatch:
         self.fallback = fallback
 
     async def __call__(self, scope, receive, send):
-        if match(scope.get("path", "")) is not None:
-            return await socketio_endpoint(scope, receive, send)
-        return await self.fallback(scope, receive, send)
+        app = match(scope.get("path", ""))
+        if app is None:
+            return await self.fallback(scope, receive, send)
+        if any(name == b"cookie" for name, _ in scope.get("headers", ())):
+            return await socketio_with_session(scope, receive, send)
+        # No cookie: no session, no user in scope. Called from here, not through a wrapper: each
+        # coroutine between daphne and the connection's read loop stays alive as long as it.
+        return await app(scope, receive, send)
 
 
 application = ProtocolTypeRouter(
