@@ -822,10 +822,22 @@ def main() -> None:
                         results[name][f"latency{rate:.0f}"] = latency(
                             stack, env, opts.latency_clients, opts.latency_events, rate, opts.runs
                         )
+                # Each idle round and the storm on a fresh server process: a process that already
+                # held N connections keeps the memory it grew (Python reuses it, the OS does not
+                # get it back), so a second round's RSS growth would read too low, and its
+                # clean-up of the last round's connections would slow the next one down.
+                fresh = bool(results[name])
                 if "idle" not in opts.skip and name != "ours-before":
                     for n in opts.idle_counts:
+                        if fresh:
+                            stack.stop()
+                            stack = start_stack(name, env)
                         results[name][f"idle{n}"] = idle(stack, env, n)
+                        fresh = True
                 if "storm" not in opts.skip and name != "ours-before":
+                    if fresh:
+                        stack.stop()
+                        stack = start_stack(name, env)
                     results[name]["storm"] = storm(stack, env, opts.storm, opts.storm_rate)
             except Exception as exc:  # a stack that fails is reported, the others still run
                 log(f"{name} failed: {exc!r} (log: {tmp / (name + '.log')})")

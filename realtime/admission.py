@@ -17,14 +17,21 @@ a poll), so connections already served keep being served. Counted as `connection
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.conf import settings
 
 from realtime import metrics
+
+log = logging.getLogger(__name__)
 
 REFUSED_CODE = "server_busy"
 WEBSOCKET_SHED_CODE = 4013  # "shed", to realtime.compat.daphne_protocol (a close before accept)
 
 _pending = 0
+_shed_unlogged = 0
+_shed_logged_at = 0.0
 
 
 def pending() -> int:
@@ -33,11 +40,24 @@ def pending() -> int:
 
 def full() -> bool:
     """No room for another handshake now (counted as shed: the caller refuses it)."""
+    global _shed_unlogged, _shed_logged_at
     limit = settings.SOCKETIO_MAX_PENDING_HANDSHAKES
-    if limit and _pending >= limit:
-        metrics.incr("connections_shed")
-        return True
-    return False
+    if not limit or _pending < limit:
+        return False
+    metrics.incr("connections_shed")
+    _shed_unlogged += 1
+    now = time.monotonic()
+    if now - _shed_logged_at >= 1.0:  # a storm sheds thousands a second: one line a second
+        log.warning("shed %d new connections (handshakes pending: %d)", _shed_unlogged, _pending)
+        _shed_unlogged, _shed_logged_at = 0, now
+    return True
+
+
+def sheds(path: str, has_sid: bool) -> bool:
+    """Is this request an Engine.IO open (no `sid`) on a Socket.IO path, to be refused now?"""
+    from realtime.server import match
+
+    return not has_sid and match(path) is not None and full()
 
 
 def begin() -> None:

@@ -17,9 +17,13 @@ every new connection:
   about 3.4 KiB allocated up front: here a `realtime.compat.idle.LeanQueue`, the same
   interface, which allocates only while it holds messages.
 
-And one addition: a WebSocket the application closes before accepting it, with close code
-`realtime.admission.WEBSOCKET_SHED_CODE`, is refused with HTTP 503 ("server busy, retry")
-instead of daphne's 403 ("Access denied"), so a shed WebSocket open reads as what it is.
+And admission (realtime.admission), where a storm needs it cheapest: a WebSocket open
+(Engine.IO, no `sid`) that admission sheds is refused with HTTP 503 in the WebSocket handshake
+itself, before daphne creates an ASGI application instance for it (most of a refused open's cost
+when thousands of clients retry each second). A WebSocket the application closes before
+accepting it with close code `realtime.admission.WEBSOCKET_SHED_CODE` (the ASGI app's own shed,
+realtime.compat.engine, for one that got past this) is refused with 503 too, instead of daphne's
+403 ("Access denied").
 
 `install()` is called when project.asgi is imported (daphne has imported its protocol by then)."""
 
@@ -89,6 +93,7 @@ def install() -> None:
             setattr(WebSocketProtocol, name, _FactoryOption(name))
     autobahn_protocol.pformat = _LazyFormat
     WebSocketProtocol.handle_reply = _with_busy_refusal(WebSocketProtocol.handle_reply)
+    WebSocketProtocol.onConnect = _shedding(WebSocketProtocol.onConnect)
     from daphne.server import Server
 
     Server.create_application = _create_application
@@ -130,3 +135,16 @@ def _create_application(self: Any, protocol: Any, scope: dict) -> Any:
         application_instance, loop=asyncio.get_event_loop()
     )
     return input_queue
+
+
+def _shedding(on_connect: Any) -> Any:
+    from autobahn.websocket.types import ConnectionDeny
+
+    from realtime import admission
+
+    def shedding_on_connect(self: Any, request: Any) -> Any:
+        if admission.sheds(request.path, has_sid="sid" in request.params):
+            raise ConnectionDeny(503, "Service Unavailable")
+        return on_connect(self, request)
+
+    return shedding_on_connect

@@ -256,7 +256,6 @@ def _opens_session(scope: dict) -> bool:
 
 async def _shed(scope: dict, receive: Any, send: Any) -> None:
     """Refuse a new connection as retryable (realtime.admission), before any work for it."""
-    log.info("shed a new connection (handshakes pending: %d)", admission.pending())
     if scope["type"] == "websocket":
         if (await receive()).get("type") == "websocket.connect":
             # Closed before it is accepted: the upgrade is refused (daphne: 503), which
