@@ -30,7 +30,7 @@ REFUSED_CODE = "server_busy"
 WEBSOCKET_SHED_CODE = 4013  # "shed", to realtime.compat.daphne_protocol (a close before accept)
 
 _pending = 0
-_shed_unlogged = 0
+_shed_total = 0
 _shed_logged_at = 0.0
 
 
@@ -40,16 +40,16 @@ def pending() -> int:
 
 def full() -> bool:
     """No room for another handshake now (counted as shed: the caller refuses it)."""
-    global _shed_unlogged, _shed_logged_at
+    global _shed_total, _shed_logged_at
     limit = settings.SOCKETIO_MAX_PENDING_HANDSHAKES
     if not limit or _pending < limit:
         return False
     metrics.incr("connections_shed")
-    _shed_unlogged += 1
+    _shed_total += 1
     now = time.monotonic()
     if now - _shed_logged_at >= 1.0:  # a storm sheds thousands a second: one line a second
-        log.warning("shed %d new connections (handshakes pending: %d)", _shed_unlogged, _pending)
-        _shed_unlogged, _shed_logged_at = 0, now
+        log.warning("shedding new connections: %d so far (handshakes pending: %d)", _shed_total, _pending)
+        _shed_logged_at = now
     return True
 
 

@@ -20,13 +20,15 @@ from realtime.redis import async_client
 log = logging.getLogger(__name__)
 
 SendToSid = Callable[[str, str, str, Any], Awaitable[None]]
+SendLogged = Callable[[str, str, dict], Awaitable[None]]
 EnterRoom = Callable[[str, str, str], Awaitable[None]]
 
 
 class Joins:
-    def __init__(self, enter_room: EnterRoom, send_to_sid: SendToSid) -> None:
+    def __init__(self, enter_room: EnterRoom, send_to_sid: SendToSid, send_logged: SendLogged) -> None:
         self._enter_room = enter_room
         self._send_to_sid = send_to_sid
+        self._send_logged = send_logged  # a logged event (replayed or held), encoded once for all
         # (namespace, room) -> {sid: [one buffer of held messages per join under way]};
         # namespace as published (canonical)
         self._held: dict[tuple[str, str], dict[str, list[list[dict]]]] = {}
@@ -94,14 +96,14 @@ class Joins:
             await self._send_to_sid(sid, namespace, "resync_required", payload)
             last = missed.head.seq
         for msg in missed.messages:
-            await self._send_to_sid(sid, namespace, msg["event"], msg["data"][0])
+            await self._send_logged(sid, namespace, msg)
             last = seq_of(msg)
         metrics.incr("replayed", len(missed.messages))
         while buffer:
             msg = buffer.pop(0)
             seq = seq_of(msg)
             if seq > last or missed.resync:
-                await self._send_to_sid(sid, namespace, msg["event"], msg["data"][0])
+                await self._send_logged(sid, namespace, msg)
                 last = max(last, seq)
             else:
                 metrics.incr("duplicates_dropped")

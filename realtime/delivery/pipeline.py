@@ -41,7 +41,7 @@ class DeliveryPipeline:
         for alias, canonical in contract.namespace_aliases().items():
             self.aliases.setdefault(canonical, []).append(alias)
         self.continuity = Continuity(self.has_local_members)
-        self.joins = Joins(manager.enter_room, manager.send_to_sid)
+        self.joins = Joins(manager.enter_room, manager.send_to_sid, fastpath.logged_delivery(manager))
         self.deliver_local = fastpath.local_delivery(manager)
 
     # --- entry points ------------------------------------------------------------------------------

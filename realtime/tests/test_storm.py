@@ -28,7 +28,7 @@ CLIENTS = 300
 STORM_ENV = {
     "SOCKETIO_MAX_CONNECTIONS_PER_USER": "0",  # 100 connections per user, all from 127.0.0.1
     "SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS": "0",
-    "SOCKETIO_MAX_PENDING_HANDSHAKES": "20",
+    "SOCKETIO_MAX_PENDING_HANDSHAKES": "5",
 }
 
 
@@ -105,9 +105,9 @@ def test_every_client_comes_back_after_kill_9_with_every_event_in_order(world):
             seq, _ = redis.hmget(eventlog.state_key("/", room), "seq", "epoch")
             heads[room] = int(seq or 0)
         result = clients.command("expect " + json.dumps(heads))
-        shed = sum(
-            int(n) for n in re.findall(r"shed (\d+) new connections", server.proc.log_path.read_text(errors="replace"))
-        )
+        log_text = server.proc.log_path.read_text(errors="replace")
+        # admission logs a running total, at most once a second: at least this many were shed
+        shed = max((int(n) for n in re.findall(r"shedding new connections: (\d+) so far", log_text)), default=0)
     finally:
         emitter.stopped.set()
         clients.close()
