@@ -38,6 +38,8 @@ bench: setup
 
 docs: setup
 	$(PY) docs/tools/render_events.py
+	$(PY) docs/tools/render_contract.py
+	$(PY) docs/tools/render_seed_table.py
 
 clean:
 	rm -rf $(VENV) node_modules var staticfiles

@@ -160,16 +160,6 @@ def connect(asgi_server):
 @pytest.fixture
 def session_cookie(asgi_server):
     """session_cookie(user) -> the sessionid cookie of a logged-in browser session."""
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
+    from testing.sessions import session_key
 
-    def make(user) -> str:
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # ModelBackend (axes only checks)
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.save()
-        return store.session_key
-
-    return make
+    return session_key

@@ -6,7 +6,9 @@ answered with JSON `{error, code}`: the method (405), the body's size (413, `API
 and media type (415: a body must be `application/json`), the caller (401, CSRF 403) and the body
 itself (400: one parser, `parse_json_body`, with a nesting limit, `API_MAX_JSON_DEPTH`, and no
 control characters or lone surrogates in any string). A view reads the parsed body with
-`json_body(request)`.
+`json_body(request)`. A Redis or database outage inside a view (RedisError, EmitError,
+OperationalError: the change did not commit) answers 503 JSON with `Retry-After`, and so does
+every ApiError 503 (events of a committed change never raise: the event outbox defers them).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from accounts.tokens import TokenError, user_for_jwt
+from realtime.emit import EmitError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,9 @@ FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udff
 # Single-line fields (a payee, a skill) refuse tab, newline and carriage return too.
 FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _PARSED = "_api_json_body"
+# A Redis or database outage inside a view: 503 JSON with Retry-After, never an HTML 500.
+UNAVAILABLE = (RedisError, EmitError, OperationalError)
+RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -175,6 +183,17 @@ def api_view(methods: tuple[str, ...] = ("POST",), *, anonymous: bool = False) -
                 response = exc.response()
                 if exc.status == 405:
                     response["Allow"] = ", ".join(methods)
+                if exc.status == 503:
+                    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return response
+            except UNAVAILABLE as exc:
+                # Redis or the database failed before the change committed (what commits is
+                # announced through the event outbox, which does not raise): nothing was done.
+                log.warning("api %s %s -> 503: %s", request.method[:16], request.path[:200], exc.__class__.__name__)
+                response = ApiError(
+                    503, "temporarily unavailable, nothing was changed; try again", "unavailable"
+                ).response()
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return response
 
         # the endpoint sweep and the HTTP fuzzer (accounts/tests) find every JSON endpoint by these

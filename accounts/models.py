@@ -89,3 +89,15 @@ class ApiToken(models.Model):
         raw = "rt_" + secrets.token_urlsafe(32)
         token = cls.objects.create(user=user, name=name, prefix=raw[:10], key_hash=hash_api_token(raw))
         return token, raw
+
+
+class JwtCutoff(models.Model):
+    """JWT revocation before `exp`: a user's JWTs issued (`iat`) before `valid_after` are refused
+    (accounts.tokens.user_for_jwt), on HTTP and on sockets. One row per user, moved forward by
+    "Revoke JWTs" (admin) or `accounts.revocation.revoke_jwts`; tokens issued later work again."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_cutoff")
+    valid_after = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"JWTs of {self.user} valid after {self.valid_after:%Y-%m-%d %H:%M:%S}"

@@ -23,6 +23,7 @@ class TokenClaims:
     user_id: int
     tenant_id: int | None
     expires_at: float
+    issued_at: float | None = None  # `iat`; a token without one is refused once its user has a cutoff
 
 
 def issue_jwt(*, user, ttl_seconds: int | None = None) -> str:
@@ -66,7 +67,15 @@ def decode_jwt(token: str) -> TokenClaims:
         user_id=_id_claim(claims, "sub", required=True),
         tenant_id=_id_claim(claims, "tenant_id", required=False),
         expires_at=float(claims["exp"]),
+        issued_at=_issued_at(claims),
     )
+
+
+def _issued_at(claims: dict[str, Any]) -> float | None:
+    value = claims.get("iat")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _id_claim(claims: dict[str, Any], name: str, *, required: bool) -> Any:
@@ -85,7 +94,8 @@ def _id_claim(claims: dict[str, Any], name: str, *, required: bool) -> Any:
 def user_for_jwt(token: str) -> tuple[Any, TokenClaims]:
     """The active user a JWT stands for, and its claims: the one check the HTTP Bearer path and
     the realtime connection path share. Refused (TokenError) when the token is invalid, its user
-    is gone or disabled, or its tenant is not the user's tenant."""
+    is gone or disabled, its tenant is not the user's tenant, or it was issued before the user's
+    JWT cutoff (accounts.models.JwtCutoff: "Revoke JWTs")."""
     result = users_for_jwts([token])[0]
     if isinstance(result, TokenError):
         raise result
@@ -106,7 +116,12 @@ def users_for_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenErr
             decoded.append(exc)
     ids = {claims.user_id for claims in decoded if isinstance(claims, TokenClaims)}
     users = (
-        {u.pk: u for u in get_user_model().objects.select_related("profile").filter(pk__in=ids, is_active=True)}
+        {
+            u.pk: u
+            for u in get_user_model()
+            .objects.select_related("profile", "jwt_cutoff")
+            .filter(pk__in=ids, is_active=True)
+        }
         if ids
         else {}
     )
@@ -123,9 +138,14 @@ def users_for_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenErr
 
 
 def check_user(user: Any, claims: TokenClaims) -> Any:
-    """What a valid token's user must be (the user loaded by id, active; None when not found)."""
+    """What a valid token's user must be (the user loaded by id, active, with its profile and JWT
+    cutoff; None when not found)."""
     if user is None:
         raise TokenError("unknown_user", "the token's user does not exist or is disabled")
+    cutoff = getattr(user, "jwt_cutoff", None)
+    # `iat` has whole seconds: a token issued in the second of the revocation is refused too
+    if cutoff is not None and (claims.issued_at is None or claims.issued_at <= cutoff.valid_after.timestamp()):
+        raise TokenError("token_revoked", "token was revoked")
     profile = getattr(user, "profile", None)
     if claims.tenant_id is not None and claims.tenant_id != (profile.tenant_id if profile else None):
         raise TokenError("invalid_token", "token tenant does not match the user's tenant")

@@ -775,7 +775,7 @@ def main() -> None:
     )
     opts = parser.parse_args()
     opts.stacks = [s for s in opts.stacks.split(",") if s]
-    if opts.baseline:
+    if opts.baseline and f"ours@{opts.baseline}" not in opts.stacks:  # listed: run where listed
         opts.stacks.insert(opts.stacks.index("ours") + 1 if "ours" in opts.stacks else 0, f"ours@{opts.baseline}")
     opts.clients = [int(c) for c in opts.clients.split(",") if c]
     opts.skip = {s for s in opts.skip.split(",") if s}

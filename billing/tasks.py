@@ -78,7 +78,8 @@ def enqueue(func_path: str, *, kwargs: dict[str, Any], queue: Queue | None = Non
 
 def _finish(event: str, user_id: int, outcome: Outcome) -> Outcome:
     username = get_user_model().objects.values_list("username", flat=True).get(pk=user_id)
-    emit(event, outcome.event(username), room=user_room(user_id))
+    # durable: the outcome is committed; a Redis outage defers its announcement (the outbox)
+    emit(event, outcome.event(username), room=user_room(user_id), durable=True)
     log.info("%s user=%s ok=%s error=%s", event, user_id, outcome.ok, outcome.error or "-")
     return outcome
 

@@ -12,10 +12,12 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq import Callback, Retry
 
 from jobs.events import emit_progress, emit_status
 from jobs.models import JobRecord
+from realtime import outbox
 
 log = logging.getLogger(__name__)
 S = JobRecord.Status
@@ -54,14 +56,24 @@ def enqueue_tracked(
         # Both run on commit, in the order registered: `queued` must be published before the
         # job is pushed onto its queue, or a fast worker's `running` can overtake it.
         emit_status(record)
-        _enqueue(record, retries=record.max_retries)
+        transaction.on_commit(lambda: _enqueue_committed(record))
     log.info("job enqueued id=%s kind=%s", record.pk, kind)
     return record
 
 
-def _enqueue(record: JobRecord, *, retries: int) -> None:
+def _enqueue_committed(record: JobRecord) -> None:
+    """After commit: push the job; if Redis can't take it, the record is committed and the
+    lost-job sweep enqueues it (jobs/reaper.py): the caller (a request) is not failed for it."""
+    try:  # waiting for a hung Redis at most REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS
+        url = settings.RQ_QUEUES.get(record.queue, {}).get("URL")
+        _enqueue(record, retries=record.max_retries, connection=outbox.client(url))
+    except RedisError as exc:
+        log.warning("job committed, not enqueued id=%s (%s): the lost-job sweep enqueues it", record.pk, exc)
+
+
+def _enqueue(record: JobRecord, *, retries: int, connection: Any = None) -> None:
     """Push the record's job onto its queue (on commit), with `retries` retries after this run."""
-    django_rq.get_queue(record.queue).enqueue(
+    django_rq.get_queue(record.queue, connection=connection).enqueue(
         record.func,
         kwargs=record.kwargs or {},
         job_id=str(record.pk),
@@ -137,9 +149,12 @@ def mark_retrying(job_id: str, error: str) -> JobRecord | None:
 
 
 def save_progress(job_id: str, progress: float, message: str | None) -> None:
-    """Progress is not a transition: write it (unless the job already ended) and announce it."""
+    """Progress is not a transition: write it (unless the job already ended) and announce it
+    (in the same transaction: the announcement goes through the event outbox, so a Redis outage
+    defers it instead of failing the job after its progress was written)."""
     changes: dict[str, Any] = {"progress": progress, "updated_at": timezone.now()}
     if message is not None:
         changes["message"] = message[:500]
-    if JobRecord.objects.filter(pk=job_id).exclude(status__in=JobRecord.TERMINAL).update(**changes):
-        emit_progress(JobRecord.objects.get(pk=job_id))
+    with transaction.atomic():
+        if JobRecord.objects.filter(pk=job_id).exclude(status__in=JobRecord.TERMINAL).update(**changes):
+            emit_progress(JobRecord.objects.get(pk=job_id))

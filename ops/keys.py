@@ -8,3 +8,4 @@ LEADER = "ops:stats-leader"  # the process that emits statistics_update (SET NX 
 RECENT_ERRORS = "ops:errors"  # list of recent ERROR log records (JSON, newest first)
 RECENT_ERRORS_MAX = 50
 JOB_RUNS = "ops:job-runs"  # hash: every job execution per function and outcome (ops/job_runs.py)
+APP_COUNTERS = "ops:app-counters"  # hash: counters apps increment for statistics_update (ops/app_stats.py)

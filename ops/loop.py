@@ -55,7 +55,7 @@ async def emit_statistics(loop_count: int) -> dict[str, Any]:
         {
             "monitoring_active": True,
             "loop_count": loop_count,
-            "active_instances": len(data["processes"]),
+            "active_instances": data["active_instances"],
             "timestamp": data["timestamp"],
         },
         room=STAFF_ROOM,

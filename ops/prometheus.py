@@ -14,9 +14,11 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
+from redis.exceptions import RedisError
 
 from jobs.models import JobRecord
 from ops import job_runs, stats
+from realtime import outbox
 from realtime.redis import sync_client
 
 JOB_DURATION_BUCKETS = job_runs.BUCKETS
@@ -46,12 +48,28 @@ PROCESS_COUNTERS = {
     "rate_limited": ("realtime_rate_limited_events", "Client events refused by the rate limit"),
     "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
+    "emit_deferred": ("realtime_emits_deferred", "Events of committed changes deferred to the outbox relay (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),
+    "revocations_applied": (
+        "realtime_revocations_applied",
+        "Live connections closed or made to leave rooms by an access revocation (realtime/revocation.py)",
+    ),
 }
 
 
 class StatsCollector:
     def collect(self) -> Iterator[Metric]:
+        # The outbox backlog and whether Redis answers come first and from the database: during
+        # a Redis outage they are what matters, so /metrics still answers with them.
+        yield from _outbox()
+        try:
+            from_redis = list(self._from_redis())
+        except RedisError:
+            from_redis = []
+        yield GaugeMetricFamily("realtime_redis_up", "1 if Redis answered this scrape", 1 if from_redis else 0)
+        yield from from_redis
+
+    def _from_redis(self) -> Iterator[Metric]:
         redis = sync_client()
         processes = stats.live_processes(redis)
         yield from _connections(processes)
@@ -72,6 +90,18 @@ class StatsCollector:
         yield from _queues()
         yield from _job_runs(redis)
         yield from _jobs()
+
+
+def _outbox() -> Iterator[Metric]:
+    backlog = outbox.backlog()
+    yield GaugeMetricFamily(
+        "realtime_outbox_waiting", "Events committed and not yet published (the outbox backlog)", backlog["waiting"]
+    )
+    yield GaugeMetricFamily(
+        "realtime_outbox_oldest_age_seconds",
+        "Age of the oldest event waiting in the outbox (0 when none)",
+        backlog["oldest_age_seconds"],
+    )
 
 
 def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:

@@ -21,7 +21,8 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 
 from accounts.models import Tenant
 from jobs.models import JobRecord
-from ops import keys
+from ops import app_stats, keys
+from realtime import outbox
 from realtime.bridge import BRIDGED_COUNTS_KEY
 from realtime.emit import EMIT_COUNTS_KEY, EMIT_SECOND_PREFIX
 from realtime.redis import sync_client
@@ -134,7 +135,8 @@ def _presence(processes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def collect() -> dict[str, Any]:
-    """Everything, in one JSON-serialisable dict (the statistics_update payload)."""
+    """Everything, in one JSON-serialisable dict (the statistics_update payload), with the
+    numbers apps contribute (app_stats.py)."""
     redis = sync_client()
     processes = live_processes(redis)
     by_namespace: Counter[str] = Counter()
@@ -149,11 +151,12 @@ def collect() -> dict[str, Any]:
         {"namespace": key.split(" ", 1)[0], "room": key.split(" ", 1)[1], "size": size}
         for key, size in room_sizes.most_common(TOP_ROOMS)
     ]
-    return {
+    numbers = {
         "timestamp": _iso(time.time()),
         "connections": sum(by_namespace.values()),
         "connections_by_namespace": dict(sorted(by_namespace.items())),
         "users_online": sum(t["count"] for t in presence),
+        "active_instances": len(processes),  # seed 001's dashboard reads it
         "processes": [
             {
                 "process": p["process"],
@@ -177,4 +180,6 @@ def collect() -> dict[str, Any]:
         "bridged_by_event": bridged_by_event(redis),
         "counters": dict(sorted(counters.items())),
         "recent_errors": recent_errors(redis),
+        "outbox": outbox.backlog(),
     }
+    return {**numbers, **app_stats.collect(set(numbers), redis)}  # apps' numbers never replace ours

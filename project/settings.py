@@ -119,6 +119,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 _SOCKETIO_CLIENT_DIST = BASE_DIR / "node_modules" / "socket.io-client" / "dist"
 if _SOCKETIO_CLIENT_DIST.is_dir():
     STATICFILES_DIRS.append(("vendor/socket.io-client", _SOCKETIO_CLIENT_DIST))
+# AsyncAPI's React component (npm) renders the event contract's HTML docs at /docs/events/.
+_ASYNCAPI_REACT = BASE_DIR / "node_modules" / "@asyncapi" / "react-component"
+if _ASYNCAPI_REACT.is_dir():
+    STATICFILES_DIRS.append(("vendor/asyncapi-react/standalone", _ASYNCAPI_REACT / "browser" / "standalone"))
+    STATICFILES_DIRS.append(("vendor/asyncapi-react/styles", _ASYNCAPI_REACT / "styles"))
+# static/js/realtime-events.d.ts (generated from the contract: docs/tools/render_contract.py) is
+# TypeScript, not the MPEG transport stream whitenoise's `.ts` default says.
+WHITENOISE_MIMETYPES = {".ts": "application/typescript; charset=utf-8"}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -183,8 +191,38 @@ REALTIME_EMIT_COUNTERS: bool = env.bool("REALTIME_EMIT_COUNTERS", default=True)
 REALTIME_FASTPATH: bool = env.bool("REALTIME_FASTPATH", default=True)
 # Only for `python -m realtime.serve`: daphne on uvloop (measured within noise, so not the default).
 REALTIME_UVLOOP: bool = env.bool("REALTIME_UVLOOP", default=False)
-# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop).
-REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run"]
+# Coroutines `fn(sio)` each server process runs on its loop (ops: its numbers, the stats loop;
+# realtime.revocation: applies access revocations to this process's live connections;
+# realtime.outbox: the event outbox's relay).
+REALTIME_SERVER_TASKS: list[str] = ["ops.loop.run", "realtime.revocation.listen", "realtime.outbox.run"]
+# The event outbox (realtime/outbox.py, docs/replay.md): events emitted inside a transaction are
+# stored with it and published after the commit; what Redis did not take is published later by
+# the relay every server process runs (one at a time). The publish after commit waits for Redis at
+# most REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS (then the event is deferred and the request answers).
+REALTIME_OUTBOX: bool = env.bool("REALTIME_OUTBOX", default=True)
+REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS", env.float("REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS", default=0.5)
+)
+REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS", env.float("REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS", default=0.5)
+)
+# A stored event not published (nor deferred) this long after it was written is the relay's: its
+# process died between the commit and the publish.
+REALTIME_OUTBOX_GRACE_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_GRACE_SECONDS", env.float("REALTIME_OUTBOX_GRACE_SECONDS", default=10.0)
+)
+# Per room, the ids of the last N outbox events published, so a retry whose first attempt did run
+# (the reply was lost) is not published again under a second sequence number.
+REALTIME_OUTBOX_DEDUPE_WINDOW: int = env.int("REALTIME_OUTBOX_DEDUPE_WINDOW", default=1000)
+# PostgreSQL: the relay VACUUMs the outbox table this often (every published row is deleted: dead
+# rows pile up where autovacuum is off or slow); 0 leaves it to autovacuum.
+REALTIME_OUTBOX_VACUUM_SECONDS: float = _non_negative(
+    "REALTIME_OUTBOX_VACUUM_SECONDS", env.float("REALTIME_OUTBOX_VACUUM_SECONDS", default=30.0)
+)
+if REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS <= 0 or REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured("REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS and _RELAY_INTERVAL_SECONDS must be above 0")
+if REALTIME_OUTBOX_DEDUPE_WINDOW < 1:
+    raise ImproperlyConfigured("REALTIME_OUTBOX_DEDUPE_WINDOW must be 1 or more")
 # The Socket.IO Admin UI (python-socketio's instrument()): off unless enabled with credentials.
 SOCKETIO_ADMIN_ENABLED: bool = env.bool("SOCKETIO_ADMIN_ENABLED", default=False)
 SOCKETIO_ADMIN_USERNAME: str = env.str("SOCKETIO_ADMIN_USERNAME", default="")

@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/auth/token", account_views.token, name="api-token"),
     path("healthz", realtime_views.healthz, name="healthz"),
+    path("api/realtime/asyncapi.json", realtime_views.asyncapi_view, name="realtime-asyncapi"),
+    path("docs/events/", realtime_views.events_docs, name="realtime-events-docs"),
     path("api/realtime/test-event", realtime_diagnostics.test_event_view, name="realtime-test-event"),
     path("", include("jobs.urls")),
     path("", include("automation.urls")),

@@ -41,16 +41,20 @@ class Identity:
     is_staff: bool
     via: str  # "jwt", "api_token" or "session"
     expires_at: float | None = None  # JWTs only: the connection is closed then
+    # What a revocation targets (realtime.revocation): the session, the API token, the JWT's `iat`
+    session_key: str | None = None
+    api_token_id: int | None = None
+    issued_at: float | None = None
 
 
-async def _user_identity(user_id: int, via: str) -> Identity:
+async def _user_identity(user_id: int, via: str, **extra: Any) -> Identity:
     user = await get_user_model().objects.select_related("profile").filter(pk=user_id, is_active=True).afirst()
     if user is None:
         raise Refused("unknown_user", "the token's user does not exist or is disabled")
-    return _identity(user, via)
+    return _identity(user, via, **extra)
 
 
-def _identity(user: Any, via: str, expires_at: float | None = None) -> Identity:
+def _identity(user: Any, via: str, **extra: Any) -> Identity:
     profile = getattr(user, "profile", None)
     return Identity(
         user_id=user.pk,
@@ -58,7 +62,7 @@ def _identity(user: Any, via: str, expires_at: float | None = None) -> Identity:
         tenant_id=profile.tenant_id if profile else None,
         is_staff=user.is_staff,
         via=via,
-        expires_at=expires_at,
+        **extra,
     )
 
 
@@ -81,7 +85,8 @@ async def identify(environ: dict[str, Any], auth: Any) -> Identity:
     scope = environ.get("asgi.scope") or {}
     user = scope.get("user")
     if user is not None and user.is_authenticated:
-        return await _user_identity(user.pk, "session")
+        session = scope.get("session")
+        return await _user_identity(user.pk, "session", session_key=getattr(session, "session_key", None))
     raise Refused("unauthenticated", "authentication required: send auth.token, ?token= or a session cookie")
 
 
@@ -92,7 +97,7 @@ async def _from_jwt(token: Any) -> Identity:
         user, claims = await _jwt_checks.submit(token)
     except TokenError as exc:
         raise Refused(exc.code, str(exc)) from exc
-    return _identity(user, "jwt", claims.expires_at)
+    return _identity(user, "jwt", expires_at=claims.expires_at, issued_at=claims.issued_at)
 
 
 MAX_JWT_BATCH = 500  # tokens checked by one query (its `IN (...)` list)
@@ -111,4 +116,4 @@ async def _from_api_token(raw: str) -> Identity:
     token = await ApiToken.objects.filter(key_hash=hash_api_token(raw), revoked_at__isnull=True).afirst()
     if token is None:
         raise Refused("invalid_token", "unknown or revoked API token")
-    return await _user_identity(token.user_id, "api_token")
+    return await _user_identity(token.user_id, "api_token", api_token_id=token.pk)

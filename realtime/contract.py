@@ -2,6 +2,10 @@
 
 An app adds its own events without editing the product's file: REALTIME_CONTRACT_EXTRA lists
 JSON files of `{"events": [...]}` (entries as in events.json, in its namespaces), merged in.
+The same files may declare fields an app adds to an `extensible` event (`statistics_update`):
+`{"fields": [{"event": "statistics_update", "properties": {name: schema}, "required": [...]}]}`.
+The event then accepts them next to its own, and also a payload of the app's own: its declared
+fields plus the ones the event's `extensible` list names (seed 001's statistics dictionary).
 
 Every server-to-client payload is checked here before it is published when
 REALTIME_VALIDATE_EVENTS is on (always in tests), and every client-to-server payload is
@@ -66,9 +70,12 @@ def _merge(contract: dict[str, Any], path: Path) -> None:
         extra = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ContractError(f"REALTIME_CONTRACT_EXTRA: cannot read {path}: {exc}", "bad_contract") from None
-    events = extra.get("events") if isinstance(extra, dict) else None
-    if not isinstance(events, list):
-        raise ContractError(f"REALTIME_CONTRACT_EXTRA: {path} must be an object with an `events` list", "bad_contract")
+    events = extra.get("events", []) if isinstance(extra, dict) else None
+    fields = extra.get("fields", []) if isinstance(extra, dict) else None
+    if not isinstance(events, list) or not isinstance(fields, list) or not (events or fields):
+        raise ContractError(
+            f"REALTIME_CONTRACT_EXTRA: {path} must be an object with an `events` or a `fields` list", "bad_contract"
+        )
     taken = {(e["direction"], ns, e["name"]) for e in contract["events"] for ns in e["namespaces"]}
     for entry in events:
         missing = [
@@ -105,6 +112,53 @@ def _merge(contract: dict[str, Any], path: Path) -> None:
             )
         taken |= {(entry["direction"], ns, entry["name"]) for ns in entry["namespaces"]}
         contract["events"].append(entry)
+    for entry in fields:
+        _add_fields(contract, path, entry)
+
+
+def _add_fields(contract: dict[str, Any], path: Path, entry: Any) -> None:
+    """An app's fields in an extensible event: allowed next to the event's own fields, and as a
+    payload of their own (with the event's `extensible` fields), never in place of a field."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("properties"), dict) or not entry["properties"]:
+        raise ContractError(f"REALTIME_CONTRACT_EXTRA: fields in {path} need an event and properties", "bad_contract")
+    name = entry.get("event")
+    targets = [e for e in contract["events"] if e["name"] == name and isinstance(e.get("extensible"), list)]
+    if not targets:
+        open_ = sorted({e["name"] for e in contract["events"] if isinstance(e.get("extensible"), list)})
+        raise ContractError(
+            f"REALTIME_CONTRACT_EXTRA: {path} adds fields to {name!r}, which takes none (extensible: {open_})",
+            "bad_contract",
+        )
+    props, required = entry["properties"], entry.get("required", [])
+    if not isinstance(required, list) or set(required) - set(props):
+        raise ContractError(f"REALTIME_CONTRACT_EXTRA: `required` in {path} must name declared fields", "bad_contract")
+    for schema in props.values():
+        Draft202012Validator.check_schema(schema)
+    unchecked = formats_used(props) - set(FormatChecker().checkers)
+    if unchecked:
+        raise ContractError(f"REALTIME_CONTRACT_EXTRA: {path} uses formats {sorted(unchecked)}", "bad_contract")
+    for target in targets:
+        schema = target["schema"]
+        own_schema, apps = schema["anyOf"] if "anyOf" in schema else (schema, None)
+        clash = sorted(set(props) & set(own_schema["properties"]))
+        if clash:
+            raise ContractError(
+                f"REALTIME_CONTRACT_EXTRA: {path} declares {clash}, already fields of {name!r}", "bad_contract"
+            )
+        if apps is None:
+            kept = {k: own_schema["properties"][k] for k in target["extensible"]}
+            apps = {"type": "object", "properties": kept, "required": [], "minProperties": 1}
+            apps["additionalProperties"] = False
+        own_schema["properties"].update(props)
+        apps["properties"].update(props)
+        apps["required"] += required
+        target["schema"] = {"anyOf": [own_schema, apps]}
+        target.setdefault("app_fields", []).extend(props)
+
+
+def app_fields(event: str) -> set[str]:
+    """The fields apps declared for `event` (REALTIME_CONTRACT_EXTRA `fields`)."""
+    return {f for raw in load()["events"] if raw["name"] == event for f in raw.get("app_fields", [])}
 
 
 def formats_used(node: Any = None) -> set[str]:

@@ -9,12 +9,15 @@ Both publish through Redis (see eventlog: sequence number, replay log and pub/su
 step), so an event reaches every server process and every client in the room, wherever it was
 emitted. Inside a database transaction `emit()` waits for the commit (the database is the truth;
 an event announces a change that is already committed) and is dropped if the transaction rolls
-back. If Redis can't be reached, the failure is logged, counted and raised as EmitError: never
-swallowed.
+back: it is stored in the event outbox with the transaction (realtime/outbox.py), so if Redis
+does not take it after the commit it is deferred and published later by the relay, not raised.
+Outside a transaction, if Redis can't be reached, the failure is logged, counted and raised as
+EmitError (never swallowed), unless the caller asked for `durable=True` delivery (docs/replay.md).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -69,6 +72,9 @@ class _Prepared(NamedTuple):
     room: str
     namespace: str
     command: tuple  # EVALSHA sha 2 state log *args
+    data: dict[str, Any] | None = None  # kept for the outbox (realtime/outbox.py)
+    outbox_id: int | None = None  # stored in the outbox: published by realtime.outbox, never raises
+    deferred: bool = False  # stored for the relay to publish (its room has a backlog)
 
 
 # Events sent in one round trip at most (a larger batch goes out in several): bounds the request
@@ -91,7 +97,7 @@ def _prepare(event: str, data: dict[str, Any], room: str, namespace: str | None)
     if settings.REALTIME_VALIDATE_EVENTS:
         contract.validate(spec, data)
     keys, args = eventlog.script_args(event=event, payload=data, namespace=namespace, room=room)
-    return _Prepared(event, room, namespace, ("EVALSHA", eventlog.PUBLISH_SHA, 2, *keys, *args))
+    return _Prepared(event, room, namespace, ("EVALSHA", eventlog.PUBLISH_SHA, 2, *keys, *args), data)
 
 
 def _failed(event: str, room: str, namespace: str, exc: Exception) -> EmitError:
@@ -179,9 +185,13 @@ def _send(items: list[_Prepared]) -> list[eventlog.Published]:
     return published
 
 
-def _publish_chunk(chunk: list[_Prepared], counters: list[tuple]) -> tuple[list, Exception | None]:
+# Scripts emit's commands may name by sha (EVALSHA), loaded again when Redis lost them.
+SCRIPTS: dict[str, str] = {eventlog.PUBLISH_SHA: eventlog.PUBLISH_SCRIPT}
+
+
+def _publish_chunk(chunk: list[_Prepared], counters: list[tuple], client: Any = None) -> tuple[list, Exception | None]:
     """The script's replies for `chunk` (fewer if the connection broke), and the failure if any."""
-    client = sync_client()
+    client = client or sync_client()
     try:
         results = _round_trip(client, [item.command for item in chunk] + counters)[: len(chunk)]
     except _Broken as broken:
@@ -192,7 +202,8 @@ def _publish_chunk(chunk: list[_Prepared], counters: list[tuple]) -> tuple[list,
     # A Redis that lost its script cache (restarted, SCRIPT FLUSH) answers NOSCRIPT from the
     # first event on: load the script and send the rest again, in order.
     try:
-        client.script_load(eventlog.PUBLISH_SCRIPT)
+        for sha in dict.fromkeys(item.command[1] for item in chunk[missing:]):
+            client.script_load(SCRIPTS[sha])
         retried = _round_trip(client, [item.command for item in chunk[missing:]])
     except _Broken as broken:
         return results[:missing] + broken.results, broken.exc
@@ -268,7 +279,7 @@ class Batch:
 
     def _add(self, item: _Prepared) -> None:
         if self._closed and not self._late_flush:
-            self.published += _send([item])  # not reached with properly nested blocks; never lost
+            self.published += _deliver([item])  # not reached with properly nested blocks; never lost
         else:
             self.items.append(item)
 
@@ -278,7 +289,7 @@ class Batch:
 
     def flush(self) -> list[eventlog.Published]:
         items, self.items = self.items, []
-        sent = _send(items) if items else []
+        sent = _deliver(items) if items else []
         self.published += sent
         return sent
 
@@ -324,30 +335,55 @@ def batch() -> Iterator[Batch]:
     current._close()
 
 
-def emit_many(events: Iterable[Event | tuple], *, on_commit: bool = True) -> list[eventlog.Published] | None:
+def emit_many(
+    events: Iterable[Event | tuple], *, on_commit: bool = True, durable: bool = False
+) -> list[eventlog.Published] | None:
     """Send many events, in order, in as few Redis round trips as possible (see `batch()`).
 
     Every event is validated before any is sent: one bad event raises and nothing is sent.
     Returns the events' positions in order when they were sent now; None when they wait for a
     transaction's commit (on_commit=True inside one: all go out after commit, or none on
-    rollback) or for an enclosing `batch()`."""
-    return _dispatch([_prepare(e[0], e[1], e[2], e[3] if len(e) > 3 else None) for e in events], on_commit)
+    rollback) or for an enclosing `batch()`. `durable`: see `emit()`."""
+    items = [_prepare(e[0], e[1], e[2], e[3] if len(e) > 3 else None) for e in events]
+    return _dispatch(items, on_commit, durable)
 
 
-def _dispatch(items: list[_Prepared], on_commit: bool) -> list[eventlog.Published] | None:
-    """Send prepared events now, or after the transaction's commit, or with the enclosing batch."""
+def _dispatch(items: list[_Prepared], on_commit: bool, durable: bool = False) -> list[eventlog.Published] | None:
+    """Send prepared events now, or after the transaction's commit, or with the enclosing batch.
+    Inside a transaction (and with durable=True outside one) they are stored in the outbox first
+    (realtime/outbox.py): then a failure to publish defers them instead of raising."""
     current = _current_batch.get()
-    if on_commit and transaction.get_connection().in_atomic_block:
+    in_transaction = transaction.get_connection().in_atomic_block
+    if settings.REALTIME_OUTBOX and (durable or (on_commit and in_transaction)):
+        from realtime import outbox
+
+        items = outbox.store(items)  # in the caller's transaction (or its own: durable outside one)
+        on_commit = True
+    if on_commit and in_transaction:
         if current is not None:
             for item in items:
                 current._after_commit(item)
         else:
-            transaction.on_commit(lambda: _send(items))
+            transaction.on_commit(lambda: _deliver(items))
         return None
     if current is not None:
         current.items += items
         return None
-    return _send(items)
+    return _deliver(items)
+
+
+def _deliver(items: list[_Prepared]) -> list[eventlog.Published]:
+    """Publish now, in order: plain events raise EmitError on failure; events stored in the outbox
+    are deferred instead (the relay publishes them) and never raise."""
+    if all(item.outbox_id is None for item in items):
+        return _send(items)
+    from realtime import outbox
+
+    published: list[eventlog.Published] = []
+    for stored, group in itertools.groupby(items, key=lambda item: item.outbox_id is not None):
+        run = list(group)
+        published += outbox.publish(run) if stored else _send(run)
+    return published
 
 
 def emit(
@@ -357,14 +393,18 @@ def emit(
     room: str,
     namespace: str | None = None,
     on_commit: bool = True,
+    durable: bool = False,
 ) -> eventlog.Published | None:
     """Send `event` with `data` to everyone in `room`.
 
     The namespace defaults to the one the contract gives the event. Inside a transaction (and
-    with on_commit=True) the event is sent after commit and None is returned; inside `batch()`
-    it is sent when the batch ends and None is returned; otherwise it is sent now and the room's
-    sequence number and epoch are returned."""
-    sent = _dispatch([_prepare(event, data, room, namespace)], on_commit)
+    with on_commit=True) the event is stored in the outbox with the transaction, sent after
+    commit and None is returned; if Redis does not take it then, it is deferred (the outbox relay
+    publishes it when Redis answers), never raised. Inside `batch()` it is sent when the batch
+    ends and None is returned; otherwise it is sent now and the room's sequence number and epoch
+    are returned, or EmitError is raised, unless `durable`: then it is stored in the outbox first
+    and a failure defers it (None is returned) instead of raising. See docs/replay.md."""
+    sent = _dispatch([_prepare(event, data, room, namespace)], on_commit, durable)
     return sent[0] if sent else None
 
 

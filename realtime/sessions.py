@@ -12,9 +12,14 @@ connection; in between it answers what both protocols ask the same way:
 * `throttle()`                     the per-connection token bucket and what to do when it is empty;
 * token expiry                     a JWT connection is told `token_expired` and ends at `exp`;
 * `spawn(...)`                     background work tied to the connection: kept, and cancelled
-                                   when the connection ends.
+                                   when the connection ends;
+* revocation                       a session is registered with realtime.revocation while open: it
+                                   is told (`revoke`, `revoke_room`) when its access is taken away,
+                                   on any server; `catch_up()` after a join applies what came
+                                   while the join was under way.
 
-What the session needs from its protocol is a `Transport`: send an error, end the connection.
+What the session needs from its protocol is a `Transport`: send an error, end the connection,
+the rooms it is in and leaving one.
 `live()` lists this process's open sessions (ops presence).
 """
 
@@ -29,7 +34,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from realtime import caps, eventlog, metrics, rooms
+from realtime import caps, eventlog, metrics, revocation, rooms
 from realtime.auth import Identity, Refused, identify
 from realtime.emit import tenant_room, user_room
 from realtime.redis import async_client
@@ -45,11 +50,18 @@ TELL_EVERY_STRIKES = 20  # a flooding client is told once per this many refused 
 class Transport(Protocol):
     """What a protocol adapter gives its session."""
 
-    async def send_error(self, code: str, message: str) -> None:
-        """Tell the client, in the protocol's own way (an `error` event, an error frame)."""
+    async def send_error(self, code: str, message: str, room: str | None = None) -> None:
+        """Tell the client, in the protocol's own way (an `error` event, an error frame); `room`:
+        the room the error is about."""
 
     async def end(self, code: str) -> None:
         """End the connection for the reason `code` (after `send_error`)."""
+
+    def rooms(self) -> set[str]:
+        """The rooms the connection is in (canonical names)."""
+
+    async def leave(self, room: str) -> None:
+        """Stop sending the connection the room's events."""
 
 
 class TokenBucket:
@@ -107,6 +119,8 @@ class Session:
         self._tasks: set[asyncio.Task] = set()
         self._expiry: asyncio.TimerHandle | None = None
         self.closed = False
+        self.ending = False  # revoked: its connection is being ended (protocols start nothing new)
+        self._revocations_seen = revocation.generation()
 
     @classmethod
     async def open(
@@ -122,6 +136,7 @@ class Session:
 
         `session_origin`: the handshake's Origin, for a protocol whose server does not check it
         itself (a session-cookie connection must come from an allowed origin)."""
+        revocations_seen = revocation.generation()  # one applied while we authenticate: catch_up()
         identity = await identify(environ, auth)
         if (
             session_origin is not None
@@ -131,8 +146,10 @@ class Session:
             raise Refused("forbidden_origin", "session connections must come from an allowed origin")
         lease = await caps.take(identity.user_id, caps.client_address(environ.get("asgi.scope") or {}))
         session = cls(identity, lease, transport, protocol)
+        session._revocations_seen = revocations_seen
         session._start_expiry()
         _live.add(session)
+        revocation.register(session)
         return session
 
     async def close(self) -> None:
@@ -141,6 +158,7 @@ class Session:
             return
         self.closed = True
         _live.discard(self)
+        revocation.unregister(self)
         if self._expiry is not None:
             self._expiry.cancel()
         for task in list(self._tasks):
@@ -172,6 +190,38 @@ class Session:
     @staticmethod
     async def position(namespace: str, room: str) -> eventlog.Position:
         return await eventlog.read_position(async_client(), namespace, room)
+
+    # --- revocation (realtime.revocation.Revocable) ------------------------------------------------
+
+    def rooms(self) -> set[str]:
+        return self._transport.rooms()
+
+    async def revoke(self, code: str, message: str) -> None:
+        """Access is gone: leave every room first (nothing of them arrives after the error), tell
+        the client why, end the connection."""
+        if self.closed or self.ending:
+            return
+        self.ending = True
+        for room in self.rooms():
+            await self._transport.leave(room)
+        await self._transport.send_error(code, message)
+        log.info("revoked via=%s user=%s code=%s", self.protocol, self.identity.user_id, code)
+        await self._transport.end(code)
+
+    async def revoke_room(self, room: str, code: str, message: str) -> None:
+        """Access to `room` is gone: leave it, then tell the client (`error` with `room`)."""
+        await self._transport.leave(room)
+        await self._transport.send_error(code, message, room)
+        log.info("room revoked via=%s user=%s room=%s", self.protocol, self.identity.user_id, room)
+
+    async def catch_up(self) -> bool:
+        """Apply the revocations this process saw since the last catch-up (or the handshake) to
+        this session: call it once the connection is established and after each join, which may
+        have been authorized just before its access was taken away. False when it was closed."""
+        since, self._revocations_seen = self._revocations_seen, revocation.generation()
+        if since != self._revocations_seen:
+            await revocation.apply_missed(self, since)
+        return not self.closed
 
     # --- client events -----------------------------------------------------------------------------
 

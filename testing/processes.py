@@ -159,14 +159,18 @@ class OwnRedis:
         self.stop()
         time.sleep(down_seconds)  # the outage itself
         if not keep_data:
-            for path in self.data_dir.glob("*"):
-                if path.is_file() and path.name != "redis.log":
-                    path.unlink()
-                elif path.is_dir():
-                    for inner in path.rglob("*"):
-                        if inner.is_file():
-                            inner.unlink()
+            self.wipe()
         self.start()
+
+    def wipe(self) -> None:
+        """Remove the stopped server's data (its log stays): it starts again empty."""
+        for path in self.data_dir.glob("*"):
+            if path.is_file() and path.name != "redis.log":
+                path.unlink()
+            elif path.is_dir():
+                for inner in path.rglob("*"):
+                    if inner.is_file():
+                        inner.unlink()
 
 
 def start_own_redis(*, persist: bool) -> OwnRedis:

@@ -45,6 +45,14 @@ def cluster_factory() -> Iterator[Callable[..., Cluster]]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def second_server(django_db_setup, django_db_blocker, asgi_server) -> Iterator[LiveServer]:
+    """A second server process (the session's `asgi_server` is the first), for this module's tests."""
+    server = start_server()
+    yield server
+    server.proc.stop()
+
+
 @pytest.fixture
 def cluster(cluster_factory, django_db_blocker) -> Cluster:
     return cluster_factory(2)

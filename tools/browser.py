@@ -26,6 +26,23 @@ def launch_chromium(playwright):
 
 
 @contextmanager
+def page_with_errors(**page_options: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A new page of a fresh Chromium, and the list its uncaught errors and failed requests go to."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        try:
+            page = chromium.new_page(**page_options)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+            yield page, errors
+        finally:
+            chromium.close()
+
+
+@contextmanager
 def logged_in_page(base_url: str, session_key: str, **context_options: Any) -> Iterator[Any]:
     """A page of a fresh Chromium context holding the session cookie of a logged-in user (see the
     `session_cookie` fixture). Make the cookie before: the ORM cannot run inside playwright's loop."""

@@ -84,6 +84,11 @@ def render(contract: dict[str, Any]) -> str:
         "room's log starts over. Send the last ones you saw as `auth.last_seen` when you reconnect "
         "(see clients.md).",
         "",
+        "The same contract as an AsyncAPI 3.0 document: `GET /api/realtime/asyncapi.json` (HTML: "
+        "`/docs/events/`; committed as `realtime/contract/asyncapi.json`), with typed clients generated from the same "
+        "contract: `static/js/realtime-events.d.ts` (socket.io-client) and `realtime/contract_types.py` "
+        '(Python `TypedDict`s); see clients.md, "Typed clients and the AsyncAPI document".',
+        "",
     ]
     for namespace in contract["namespaces"]:
         mine = [e for e in events if namespace in e["namespaces"]]
@@ -143,14 +148,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    text = render(json.loads(CONTRACT.read_text()))
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("docs/events.md is out of date: run python docs/tools/render_events.py", file=sys.stderr)
+    return write_or_check(OUTPUT, render(json.loads(CONTRACT.read_text())), check=args.check)
+
+
+def write_or_check(output: Path, text: str, *, check: bool) -> int:
+    """Write a generated page, or (check) exit 1 when the one on disk differs (make docs updates it)."""
+    if check:
+        if not output.exists() or output.read_text() != text:
+            print(f"{output.relative_to(ROOT)} is out of date: run `make docs`", file=sys.stderr)
             return 1
         return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    output.write_text(text)
+    print(f"wrote {output.relative_to(ROOT)}")
     return 0
 
 

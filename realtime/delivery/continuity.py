@@ -25,6 +25,7 @@ from realtime.redis import async_client
 log = logging.getLogger(__name__)
 
 CATCH_UP_ATTEMPTS = 5
+JOINED_MAX = 10_000  # rooms remembered by `joined` before those left by every member are forgotten
 
 Key = tuple[str, str]  # (namespace as published, room)
 
@@ -47,6 +48,17 @@ class Continuity:
         # (namespace, room) -> (after, up to, epoch): seqs refilled by `catch_up` that may still
         # arrive over pub/sub (published between the re-subscription and the catch-up's read)
         self._refilled: dict[Key, tuple[int, int, str]] = {}
+        # (namespace, room) -> (seq, epoch) as of the latest join here: where `catch_up` starts a
+        # room that has members but had no event delivered yet (the event outbox publishes
+        # deferred events exactly while servers re-subscribe after a Redis outage)
+        self._joined: dict[Key, tuple[int, str]] = {}
+
+    def joined(self, key: Key, position: eventlog.Position) -> None:
+        if position.epoch is None:
+            return
+        self._joined[key] = (position.seq, position.epoch)
+        if len(self._joined) > JOINED_MAX:
+            self._joined = {k: v for k, v in self._joined.items() if self._has_local_members(*k)}
 
     async def admit(self, message: dict) -> Verdict:
         """What to do with a room event that just arrived over pub/sub."""
@@ -94,7 +106,7 @@ class Continuity:
         """After re-subscribing: bring every room tracked here up to its head in Redis. Anything
         published from now on also arrives over pub/sub; what was refilled here is then dropped
         by `admit`. Yields (namespace, room, verdict) per room that needs something done."""
-        for key in list(self._last):
+        for key in list(self._last) + [key for key in self._joined if key not in self._last]:
             for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
                 try:
                     verdict = await self._catch_up_room(key)
@@ -111,8 +123,11 @@ class Continuity:
 
     async def _catch_up_room(self, key: Key) -> Verdict | None:
         ns, room = key
+        joined = self._joined.pop(key, None)
         if key not in self._last:
-            return None
+            if joined is None:
+                return None
+            self._last[key] = joined
         seq, epoch = self._last[key]
         if not self._has_local_members(ns, room):
             self._last.pop(key, None)

@@ -64,13 +64,18 @@ class DeliveryPipeline:
         self, sid: str, namespace: str, room: str, *, since: int | None, epoch: str | None, log_namespace: str
     ) -> eventlog.Position:
         """Put a connection in a room, replaying from `since` (see delivery.joins)."""
-        return await self.joins.join(sid, namespace, room, since, epoch, log_namespace)
+        position = await self.joins.join(sid, namespace, room, since, epoch, log_namespace)
+        self.continuity.joined((log_namespace, room), position)
+        return position
 
     async def join_many(
         self, sid: str, namespace: str, rooms: list[tuple[str, int | None, str | None]], log_namespace: str
     ) -> list[eventlog.Position]:
         """Several joins in one Redis round trip (see delivery.joins)."""
-        return await self.joins.join_many(sid, namespace, rooms, log_namespace)
+        positions = await self.joins.join_many(sid, namespace, rooms, log_namespace)
+        for (room, _, _), position in zip(rooms, positions, strict=True):
+            self.continuity.joined((log_namespace, room), position)
+        return positions
 
     def has_local_members(self, namespace: str, room: str) -> bool:
         rooms = self.manager.rooms

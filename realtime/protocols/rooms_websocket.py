@@ -17,6 +17,10 @@ RoomStreamConsumer
               {"type": "resync_required", "namespace", "room", "reason"}
               {"type": "error", "code", "message"}   (refusals are followed by close 4401/4403, or
                                                       4429 for too_many_connections: realtime.caps)
+              {"type": "error", "code": "room_revoked", "message", "room"}   (access to a followed room
+                                                      was taken away: it is no longer followed)
+              {"type": "error", "code": "access_revoked" | "token_revoked" | "session_expired", "message"}
+                                                     (then close 4401: realtime.revocation)
 
     Each connection holds one Redis connection while it waits for events: fine for the clients
     that need this path, not meant for tens of thousands of them (Socket.IO is).
@@ -101,7 +105,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         )
         self.counted = True  # a live connection from here until disconnect (ops, /metrics)
         metrics.adjust(metrics.WS_ROOMS_LIVE, 1)
-        self._start_reader()
+        if await session.catch_up():  # not revoked while it was authenticating
+            self._start_reader()
 
     def _origin(self) -> str:
         for name, value in self.scope.get("headers", []):
@@ -111,11 +116,21 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
 
     # --- the session's transport (realtime.sessions.Transport) -------------------------------------
 
-    async def send_error(self, code: str, message: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message})
+    async def send_error(self, code: str, message: str, room: str | None = None) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, **({"room": room} if room else {})})
 
     async def end(self, code: str) -> None:
+        await self._stop_reader()
         await self.close(code=SESSION_END_CLOSE_CODES.get(code, 4401))
+
+    def rooms(self) -> set[str]:
+        return {room for _, room in self.follows}
+
+    async def leave(self, room: str) -> None:
+        await self._stop_reader()
+        for key in [key for key in self.follows if key[1] == room]:
+            del self.follows[key]
+        self._start_reader()
 
     async def disconnect(self, code: int) -> None:
         if self.counted:
@@ -206,6 +221,7 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
             self.follows[key] = position
             await self.send_json({**answer, "seq": position.seq, "epoch": position.epoch})
             log.info("ws/rooms subscribe user=%s ns=%s room=%s", self.identity.user_id, namespace, room)
+            await self.session.catch_up()  # revoked while it was being joined: closed, or left it
         finally:
             self._start_reader()
 
@@ -232,7 +248,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
     # --- following the rooms' replay logs ----------------------------------------------------------
 
     def _start_reader(self) -> None:
-        if self.reader is None and self.follows and self.session is not None and not self.session.closed:
+        session = self.session
+        if self.reader is None and self.follows and session is not None and not (session.closed or session.ending):
             self.reader = self.session.spawn(self._read(), "ws/rooms reader")
 
     async def _stop_reader(self) -> None:

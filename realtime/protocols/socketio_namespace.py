@@ -69,12 +69,19 @@ class SocketIOTransport:
         self.namespace = namespace
         self.sid = sid
 
-    async def send_error(self, code: str, message: str) -> None:
-        await self.namespace.send_error(self.sid, code, message, "connect")
+    async def send_error(self, code: str, message: str, room: str | None = None) -> None:
+        await self.namespace.send_error(self.sid, code, message, None if room else "connect", room=room)
 
     async def end(self, code: str) -> None:
         log.info("disconnect ns=%s sid=%s code=%s", self.namespace.namespace, self.sid, code)
         await self.namespace.disconnect(self.sid)
+
+    def rooms(self) -> set[str]:
+        manager = self.namespace.server.manager
+        return {room for room in manager.get_rooms(self.sid, self.namespace.namespace) if room != self.sid}
+
+    async def leave(self, room: str) -> None:
+        await self.namespace.leave_room(self.sid, room)
 
 
 class RealtimeNamespace(socketio.AsyncNamespace):
@@ -130,6 +137,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 sid, identity, f"the connection was not established within {WELCOME_CONNECT_TIMEOUT} s"
             )
             return
+        if not await session.catch_up():  # revoked while it was authenticating
+            return
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
             # The rooms it comes back with are re-authorized (in the database) first; then all
@@ -150,6 +159,8 @@ class RealtimeNamespace(socketio.AsyncNamespace):
                 for (room, _, _), head in zip(joins, heads, strict=True)
                 if head.epoch is not None
             }
+            if not await session.catch_up():  # revoked while its rooms were being joined
+                return
             if not replays_user_room:
                 await self._send_backlog(sid, identity)
             await self.send(
@@ -213,15 +224,19 @@ class RealtimeNamespace(socketio.AsyncNamespace):
 
     # --- sending to one connection ---------------------------------------------------------------
 
-    async def send(self, sid: str, event: str, data: dict[str, Any]) -> None:
+    async def send(self, sid: str, event: str, data: dict[str, Any] | None) -> None:
         if settings.REALTIME_VALIDATE_EVENTS:
             contract.validate(contract.spec_for(event, direction="server_to_client", namespace=self.canonical), data)
         await self.server.manager.send_to_sid(sid, self.namespace, event, data)
 
-    async def send_error(self, sid: str, code: str, message: str, event: str | None = None) -> dict[str, Any]:
+    async def send_error(
+        self, sid: str, code: str, message: str, event: str | None = None, *, room: str | None = None
+    ) -> dict[str, Any]:
         payload = {"message": message, "code": code}
         if event:
             payload["event"] = event[:100]
+        if room:
+            payload["room"] = room
         await self.send(sid, "error", payload)
         return {"ok": False, "code": code, "message": message}
 
@@ -243,11 +258,9 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             return await self.send_error(sid, "rate_limited", "too many events, slow down", event)
         if throttled is Throttled.REFUSE:
             return {"ok": False, "code": "rate_limited", "message": "too many events"}
-        if len(args) != 2:
-            return await self.send_error(
-                sid, "invalid_payload", f"{event}: expected exactly one payload argument", event
-            )
-        data = args[1]
+        if len(args) > 2:
+            return await self.send_error(sid, "invalid_payload", f"{event}: expected one payload argument", event)
+        data = args[1] if len(args) == 2 else None  # no payload is null: the contract says if that will do
         try:
             spec = contract.spec_for(str(event)[:100], direction="client_to_server", namespace=self.canonical)
             contract.validate(spec, data)
@@ -270,6 +283,10 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         return {"ok": True, **(ack or {})}
 
     # --- built-in handlers (called by trigger_event with validated data) ---------------------------
+
+    async def on_ping(self, sid: str, identity: Identity, data: None) -> None:
+        """Seed 004's keepalive: `pong`, with no payload, to this connection."""
+        await self.send(sid, "pong", None)
 
     async def on_subscribe(self, sid: str, identity: Identity, data: dict) -> dict[str, Any]:
         return await self._subscribe(sid, identity, data["room"], data.get("last_seq"), data.get("epoch"))
@@ -307,10 +324,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
     async def _subscribe(
         self, sid: str, identity: Identity, room: str, last_seq: int | None, epoch: str | None
     ) -> dict[str, Any]:
-        kind = await self.sessions[sid].authorize(room)
+        session = self.sessions[sid]
+        kind = await session.authorize(room)
         head = await self.server.manager.join(
             sid, self.namespace, room, since=last_seq, epoch=epoch, log_namespace=self.canonical
         )
+        open_ = await session.catch_up()  # revoked while joining: it was closed or left the room
+        if not open_ or sid not in self.server.manager.rooms.get(self.namespace, {}).get(room, ()):
+            raise rooms.Forbidden("room_revoked", f"access to {room} was revoked")
         answer: dict[str, Any] = {"room": room, "seq": head.seq, "epoch": head.epoch}
         if last_seq is None and kind.snapshot is not None:
             # Position read before the snapshot: apply events with seq > answer["seq"] to it.

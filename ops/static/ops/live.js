@@ -56,6 +56,8 @@
     $("ops-rooms-total").textContent = s.rooms_total;
     const j = s.jobs || {};
     $("ops-jobs").textContent = [j.queued, j.running, j.success, j.error].map((n) => n || 0).join(" · ");
+    const o = s.outbox || { waiting: 0, oldest_age_seconds: 0 };
+    $("ops-outbox").textContent = `${o.waiting} · ${o.oldest_age_seconds} s`;
     spark(s.events_per_second);
     const namespaces = Object.keys(s.connections_by_namespace).sort();
     table(
