@@ -118,9 +118,7 @@ def users_for_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenErr
     users = (
         {
             u.pk: u
-            for u in get_user_model()
-            .objects.select_related("profile", "jwt_cutoff")
-            .filter(pk__in=ids, is_active=True)
+            for u in get_user_model().objects.select_related("profile", "jwt_cutoff").filter(pk__in=ids, is_active=True)
         }
         if ids
         else {}
