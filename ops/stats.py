@@ -162,6 +162,7 @@ def collect() -> dict[str, Any]:
                 "connections": p["connections"],
                 "ws_rooms_connections": p.get("ws_rooms_connections", 0),
                 "rooms": len(p["rooms"]),
+                "slow_consumer_disconnects": p["counters"].get("slow_consumer_disconnects", 0),
             }
             for p in processes
         ],

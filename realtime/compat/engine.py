@@ -24,7 +24,10 @@ dropped with a 200.
   left its handler: a traceback from the ASGI server, and the session was not closed (no
   `disconnect` for its namespaces) until the ping timeout found it. `ValidatingWebSocket` checks
   each frame first and, as the Node server does on a parse error, closes the transport; the
-  session then ends at once, through python-engineio's own path."""
+  session then ends at once, through python-engineio's own path.
+* **What a connection holds is bounded** (realtime.compat.backpressure): each socket's packet
+  queue counts its bytes, the WebSocket counts what daphne's transport has not sent yet, and a
+  connection over `SOCKETIO_MAX_BUFFERED_BYTES` is cut off (close 4008 `slow_consumer`)."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import contextvars
 import json
 import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -42,6 +46,7 @@ from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 
 from realtime import metrics
+from realtime.compat import backpressure
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +137,53 @@ async def read_body(environ: dict, limit: int) -> bytes:
 
 
 class ValidatingWebSocket(eio_asgi.WebSocket):
-    """python-engineio's ASGI WebSocket; a frame its decoder would raise on closes the transport."""
+    """python-engineio's ASGI WebSocket; a frame its decoder would raise on closes the transport,
+    and a connection holding more than SOCKETIO_MAX_BUFFERED_BYTES unsent is cut off."""
+
+    socket: AsyncSocket | None = None
+    unsent: Callable[[], int] | None = None  # what daphne's transport holds (None: another server)
+
+    async def __call__(self, environ: dict) -> str:
+        self.asgi_receive = environ["asgi.receive"]
+        self.asgi_send = environ["asgi.send"]
+        await self.asgi_send({"type": "websocket.accept"})
+        self.attach()
+        try:
+            await self.handler(self)
+        finally:
+            self.detach()
+        return ""
+
+    def attach(self) -> AsyncSocket | None:
+        """Tell the Engine.IO socket how to see and close this connection (backpressure)."""
+        socket = getattr(self.handler, "__self__", None)
+        if not isinstance(socket, AsyncSocket):
+            return None
+        self.socket = socket
+        self.unsent = backpressure.unsent_probe(self.asgi_send)
+        if self.unsent is not None:
+            socket.ws_protocol = backpressure.daphne_protocol(self.asgi_send)
+            if isinstance(socket.queue, backpressure.BoundedQueue):
+                socket.queue.outside = self.unsent
+        return socket
+
+    def detach(self) -> None:
+        socket = self.socket
+        if socket is not None:
+            socket.ws_protocol = None
+            if isinstance(socket.queue, backpressure.BoundedQueue):
+                socket.queue.outside = backpressure._nothing
+
+    def held(self) -> int:
+        """What this connection holds, not yet sent: the socket's queue and daphne's transport."""
+        queue = self.socket.queue if self.socket is not None else None
+        return (self.unsent() if self.unsent else 0) + getattr(queue, "nbytes", 0)
+
+    async def send(self, message: str | bytes) -> None:
+        before = self.held()
+        await super().send(message)
+        if before and self.held() > backpressure.LIMIT and self.socket is not None:
+            backpressure.cut_off(self.socket)
 
     async def wait(self) -> str | bytes:
         frame = await super().wait()
@@ -150,6 +201,16 @@ class RealtimeEngineServer(engineio.AsyncServer):
         super().__init__(*args, **kwargs)
         if self.async_mode == "asgi":
             self._async = {**self._async, "websocket": ValidatingWebSocket}
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> backpressure.BoundedQueue:
+        queue = backpressure.BoundedQueue(*args, **kwargs)
+        queue.on_overflow = self._queue_overflow
+        return queue
+
+    def _queue_overflow(self, queue: backpressure.BoundedQueue) -> None:
+        socket = next((s for s in self.sockets.values() if s.queue is queue), None)
+        if socket is not None:  # a scan, but once per slow consumer
+            backpressure.cut_off(socket)
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}

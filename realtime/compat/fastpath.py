@@ -53,6 +53,7 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
+from realtime.compat import backpressure
 from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket
 
 log = logging.getLogger(__name__)
@@ -167,25 +168,25 @@ class FastWebSocket(ValidatingWebSocket):
 
     direct: Writer | None = None
 
-    async def __call__(self, environ: dict) -> str:
-        self.asgi_receive = environ["asgi.receive"]
-        self.asgi_send = environ["asgi.send"]
-        await self.asgi_send({"type": "websocket.accept"})
-        socket = getattr(self.handler, "__self__", None)
-        if isinstance(socket, AsyncSocket):
+    def attach(self) -> AsyncSocket | None:
+        socket = super().attach()
+        if socket is not None:
             if type(socket) in (AsyncSocket, PollingSocket):
                 # python-engineio builds AsyncSocket itself (realtime.compat.engine may have made it a
                 # PollingSocket); FastSocket only changes poll() and adds no state, so the socket
                 # can take that class for the rest of its life.
                 socket.__class__ = FastSocket
-            self.direct = direct_writer(self.asgi_send)
+            self.direct = direct_writer(self.asgi_send, functools.partial(backpressure.cut_off, socket))
             socket.direct_writer = self.direct
-        try:
-            await self.handler(self)
-        finally:
-            if isinstance(socket, AsyncSocket):
-                socket.direct_writer = None
-        return ""
+        return socket
+
+    def detach(self) -> None:
+        super().detach()
+        if self.socket is not None:
+            self.socket.direct_writer = None
+
+    def held(self) -> int:
+        return super().held() + (self.direct.batch_size() if self.direct is not None else 0)
 
     async def send(self, message: str | bytes) -> None:
         if self.direct is not None:
@@ -216,46 +217,48 @@ def engine_server_class() -> type[engineio.AsyncServer]:
 # --- direct writers --------------------------------------------------------------------------------
 
 
-def _daphne_protocol(send: Any) -> Any:
-    """autobahn's protocol behind an ASGI send callable from daphne, through Channels' wrappers."""
-    for _ in range(8):
-        if isinstance(send, functools.partial):
-            return next((a for a in send.args if hasattr(a, "sendPreparedMessage")), None)
-        owner = getattr(send, "__self__", None)
-        send = getattr(owner, "real_send", None)  # channels.sessions.InstanceSessionWrapper
-        if send is None:
-            return None
-    return None
-
-
-def direct_writer(send: Any) -> Writer | None:
+def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Writer | None:
     """A function that writes a prepared frame to the connection and returns True, or returns
-    False when it can't (the caller then uses the ASGI path); None if this server has none."""
-    protocol = _daphne_protocol(send)
+    False when it can't (the caller then uses the ASGI path); None if this server has none.
+    A frame that would take what the connection holds unsent over SOCKETIO_MAX_BUFFERED_BYTES
+    is not written: `overflow()` is called (the connection is cut off) and True returned."""
+    protocol = backpressure.daphne_protocol(send)
     transport = getattr(protocol, "transport", None)
     if transport is None or not hasattr(protocol, "send_queue"):
         return None
     state_open = protocol.STATE_OPEN
     write_through = _write_through(transport)
+    batch = getattr(write_through, "batch", None)
+    limit = backpressure.LIMIT
+    unsent = backpressure.unsent
+
+    def held() -> int:
+        return (batch.size if batch is not None else 0) + unsent(protocol)
 
     def write(frame: bytes) -> bool:
         if protocol.state != state_open or protocol._perMessageCompress is not None or protocol.send_queue:
             flush_pending(write_through)
             return False
+        before = held()
+        if before and before + len(frame) > limit:
+            overflow()
+            return True
         write_through(frame)
         return True
 
     write.flush = functools.partial(flush_pending, write_through)  # type: ignore[attr-defined]
+    write.batch_size = (lambda: batch.size) if batch is not None else (lambda: 0)  # type: ignore[attr-defined]
     return write
 
 
 class _Batch:
     """Frames for one connection, written with one `send()` when the loop gets to `flush`."""
 
-    __slots__ = ("frames", "send", "fallback", "transport")
+    __slots__ = ("frames", "size", "send", "fallback", "transport")
 
     def __init__(self, transport: Any) -> None:
         self.frames: list[bytes] = []
+        self.size = 0
         self.transport = transport
         self.send = transport.socket.send
         self.fallback = transport.write
@@ -265,6 +268,7 @@ class _Batch:
             return
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
         self.frames = []
+        self.size = 0
         t = self.transport
         if t._tempDataLen or len(t.dataBuffer) > t.offset or not t.connected or t.disconnecting:
             self.fallback(data)
@@ -327,6 +331,7 @@ def _write_through(transport: Any) -> Callable[[bytes], None]:
                 asyncio.get_running_loop().call_soon(_flush_all)
             _dirty.append(batch)
         batch.frames.append(frame)
+        batch.size += len(frame)
 
     write.batch = batch  # type: ignore[attr-defined]
     return write

@@ -17,6 +17,8 @@ RoomStreamConsumer
               {"type": "resync_required", "namespace", "room", "reason"}
               {"type": "error", "code", "message"}   (refusals are followed by close 4401/4403, or
                                                       4429 for too_many_connections: realtime.caps)
+    A connection that does not read what it is sent is closed with 4008 `slow_consumer` once the
+    server holds SOCKETIO_MAX_BUFFERED_BYTES for it (realtime.compat.backpressure).
 
     Each connection holds one Redis connection while it waits for events: fine for the clients
     that need this path, not meant for tens of thousands of them (Socket.IO is).
@@ -33,6 +35,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from realtime import caps, contract, eventlog, metrics, rooms
 from realtime.auth import Identity, Refused
+from realtime.compat import backpressure
 from realtime.redis import blocking_client
 from realtime.sessions import Session, Throttled
 
@@ -224,10 +227,35 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "resync_required", "namespace": namespace, "room": room, "reason": reason})
 
     async def _deliver(self, namespace: str, room: str, message: dict[str, Any]) -> None:
+        if self.slow:
+            return
         payload = message["data"][0]
+        before = self._held()
         await self.send_json(
             {"type": "event", "namespace": namespace, "room": room, "event": message["event"], "data": payload}
         )
+        if before and self._held() > backpressure.LIMIT:
+            self._cut_off(room)
+
+    # --- slow consumers (realtime.compat.backpressure) ---------------------------------------------
+
+    slow = False
+
+    def _held(self) -> int:
+        """What daphne's transport holds for this connection, not yet sent (0 under another server)."""
+        probe = getattr(self, "_unsent", None)
+        if probe is None:
+            probe = self._unsent = backpressure.unsent_probe(self.base_send) or backpressure._nothing
+        return probe()
+
+    def _cut_off(self, room: str) -> None:
+        """Over SOCKETIO_MAX_BUFFERED_BYTES: nothing more is sent, the reader stops, and the
+        connection is closed with 4008 slow_consumer after what it already holds."""
+        self.slow = True
+        self.reader = None  # the reader sees it is no longer the reader and ends
+        if self.session is not None:
+            self.session.cut_off(room)
+        backpressure.close_slow(backpressure.daphne_protocol(self.base_send))
 
     # --- following the rooms' replay logs ----------------------------------------------------------
 
@@ -268,6 +296,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
                 for stream, entries in result:
                     namespace, room = by_key[stream.decode() if isinstance(stream, bytes) else stream]
                     for _, fields in entries:
+                        if self.reader is not me:  # cut off as a slow consumer
+                            return
                         await self._forward(namespace, room, json.loads(fields[b"m"]))
         except asyncio.CancelledError:
             raise

@@ -60,9 +60,14 @@
     const namespaces = Object.keys(s.connections_by_namespace).sort();
     table(
       "ops-proc-table",
-      ["process", ...namespaces, "rooms"],
-      s.processes.map((p) => [p.process, ...namespaces.map((ns) => p.connections[ns] || 0), p.rooms]),
-      [...namespaces.map((_, i) => i + 1), namespaces.length + 1]
+      ["process", ...namespaces, "rooms", "slow-consumer disconnects"],
+      s.processes.map((p) => [
+        p.process,
+        ...namespaces.map((ns) => p.connections[ns] || 0),
+        p.rooms,
+        p.slow_consumer_disconnects || 0,
+      ]),
+      [...namespaces.map((_, i) => i + 1), namespaces.length + 1, namespaces.length + 2]
     );
     table("ops-room-table", ["room", "namespace", "members"], s.rooms.map((r) => [r.room, r.namespace, r.size]), [2]);
     table(

@@ -1,0 +1,203 @@
+"""Slow consumers: a bound on what the server holds for one connection, and the cut-off past it.
+
+A client that stops reading (a phone in a tunnel, a frozen tab, a socket opened on purpose and
+never read) leaves what the server sends it in the server's memory: Twisted's transport buffer
+behind daphne (`transport.write` keeps what the kernel did not take), autobahn's send queue,
+python-engineio's packet queue (long-polling and upgrading connections; the WebSocket writer's
+backlog), a `/ws/rooms/` consumer's frames. Nothing bounded any of it.
+
+Here each connection may hold at most `settings.SOCKETIO_MAX_BUFFERED_BYTES` not yet sent:
+
+* `BoundedQueue`     python-engineio's per-socket queue (RealtimeEngineServer.create_queue),
+                     counting the bytes of the packets it holds, plus what the connection's
+                     transport holds (`outside`, set by the WebSocket);
+* `unsent(protocol)` what Twisted and autobahn still hold for a daphne WebSocket connection;
+                     the fast path's direct writer checks it before each frame, the ASGI
+                     WebSocket after each send, the `/ws/rooms/` consumer after each frame;
+* `cut_off(socket)`  a connection over the bound: nothing more is queued for it, a WebSocket
+                     gets close code 4008 with the reason `slow_consumer` after what is already
+                     buffered (dropped `DRAIN_SECONDS` later if it still does not read), the
+                     Engine.IO session ends at once (long-polling: its next request is told the
+                     session is gone), and it is counted (`slow_consumer_disconnects`) and
+                     logged once, with the user and the room, never the payload.
+
+Recovery is the client's reconnection with its last positions: the replay log gives it what it
+missed, in order (docs/clients.md). One event larger than the bound still reaches a connection
+that has nothing else pending."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from realtime import metrics
+
+log = logging.getLogger(__name__)
+
+LIMIT: int = settings.SOCKETIO_MAX_BUFFERED_BYTES
+CLOSE_CODE = 4008
+CLOSE_REASON = "slow_consumer"
+COUNTER = "slow_consumer_disconnects"
+# After the close frame, how long a cut-off connection has to read what is already buffered
+# (then the close) before the connection is dropped and its buffer freed.
+DRAIN_SECONDS = 2.0
+
+# The room being delivered to when a connection goes over its bound (for the log line).
+delivering_room: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivering_room", default=None)
+
+_ending: set[asyncio.Task] = set()
+
+
+def _nothing() -> int:
+    return 0
+
+
+def packet_size(pkt: Any) -> int:
+    """About what an Engine.IO packet takes on the wire (its text or bytes, plus its type)."""
+    data = getattr(pkt, "data", None)
+    if isinstance(data, str | bytes):
+        return len(data) + 1
+    return 64  # OPEN's dict, PING, NOOP, CLOSE
+
+
+class BoundedQueue(asyncio.Queue):
+    """python-engineio's packet queue for one socket, counting the bytes it holds. When those
+    plus what the transport holds (`outside`) go over the bound, it drops what it holds and
+    everything after (but the None that stops the writer) and calls `on_overflow(queue)`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.nbytes = 0
+        self.outside: Callable[[], int] = _nothing
+        self.on_overflow: Callable[[BoundedQueue], None] | None = None
+        self.overflowed = False
+
+    def _put(self, item: Any) -> None:
+        if item is not None:
+            self.nbytes += packet_size(item)
+        super()._put(item)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        if item is not None:
+            self.nbytes -= packet_size(item)
+        return item
+
+    def put_nowait(self, item: Any) -> None:
+        if self.overflowed and item is not None:
+            return  # cut off: nothing more is kept for this connection
+        before = self.nbytes
+        super().put_nowait(item)
+        if item is not None and self.nbytes + self.outside() > LIMIT and before + self.outside() > 0:
+            self.overflow()
+
+    def overflow(self) -> None:
+        if self.overflowed:
+            return
+        self.overflowed = True
+        self.clear()
+        if self.on_overflow is not None:
+            self.on_overflow(self)
+
+    def clear(self) -> None:
+        while not self.empty():
+            self.get_nowait()
+            self.task_done()
+
+
+# --- daphne's connection -----------------------------------------------------------------------
+
+
+def daphne_protocol(send: Any) -> Any:
+    """autobahn's protocol behind an ASGI send callable from daphne, through Channels' wrappers."""
+    for _ in range(8):
+        if isinstance(send, functools.partial):
+            return next((a for a in send.args if hasattr(a, "sendPreparedMessage")), None)
+        owner = getattr(send, "__self__", None)
+        send = getattr(owner, "real_send", None)  # channels.sessions.InstanceSessionWrapper
+        if send is None:
+            return None
+    return None
+
+
+def unsent(protocol: Any) -> int:
+    """Bytes Twisted's transport and autobahn's send queue hold for a connection, not yet sent."""
+    transport = protocol.transport
+    if transport is None:
+        return 0
+    held = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+    held += getattr(transport, "_tempDataLen", 0)
+    for data, _sync in protocol.send_queue:
+        held += len(data)
+    return held
+
+
+def unsent_probe(send: Any) -> Callable[[], int] | None:
+    """`unsent` for the connection behind an ASGI send (None under a server other than daphne)."""
+    protocol = daphne_protocol(send)
+    if protocol is None or not hasattr(protocol, "send_queue"):
+        return None
+    return functools.partial(unsent, protocol)
+
+
+def close_slow(protocol: Any) -> None:
+    """Close a daphne WebSocket with 4008 slow_consumer, after what it already buffered; drop
+    it DRAIN_SECONDS later if the client has not read that far."""
+    if protocol is None or protocol.state != protocol.STATE_OPEN:
+        return
+    protocol.closeHandshakeTimeout = DRAIN_SECONDS  # autobahn drops the connection (abort) then
+    protocol.sendClose(CLOSE_CODE, CLOSE_REASON)
+
+
+# --- cutting off an Engine.IO connection ----------------------------------------------------------
+
+
+def report(via: str, user: Any, room: str | None) -> None:
+    metrics.incr(COUNTER)
+    log.warning(
+        "disconnect slow consumer via=%s user=%s room=%s: over SOCKETIO_MAX_BUFFERED_BYTES=%d not yet sent",
+        via,
+        user,
+        room,
+        LIMIT,
+    )
+
+
+def cut_off(socket: Any) -> None:
+    """End an Engine.IO connection that holds more than the bound (see the module docstring)."""
+    if getattr(socket, "slow", False) or socket.closed:
+        return
+    socket.slow = True
+    queue = socket.queue
+    if isinstance(queue, BoundedQueue):
+        queue.overflowed = True
+        queue.clear()
+    writer = getattr(socket, "direct_writer", None)
+    if writer is not None:
+        writer.flush()  # the frames it batched go before the close frame
+    close_slow(getattr(socket, "ws_protocol", None))
+    server = socket.server
+    hook = getattr(server, "on_slow_consumer", None)
+    if hook is None:
+        report("engineio", None, delivering_room.get())
+    else:
+        hook(socket.sid, delivering_room.get())
+    task = asyncio.get_running_loop().create_task(_end(server, socket), name=f"slow consumer {socket.sid}")
+    _ending.add(task)
+    task.add_done_callback(_ending.discard)
+
+
+async def _end(server: Any, socket: Any) -> None:
+    """The session ends now (disconnect handlers, connection lease), as a lost connection does:
+    the client reconnects by itself (after an Engine.IO CLOSE it would not)."""
+    try:
+        await socket.close(wait=False, abort=True, reason=server.reason.SERVER_DISCONNECT)
+    finally:
+        socket.queue.put_nowait(None)  # the WebSocket writer ends; a waiting poll gets nothing
+        server.sockets.pop(socket.sid, None)
