@@ -44,9 +44,13 @@ LIMIT: int = settings.SOCKETIO_MAX_BUFFERED_BYTES
 CLOSE_CODE = 4008
 CLOSE_REASON = "slow_consumer"
 COUNTER = "slow_consumer_disconnects"
-# After the close frame, how long a cut-off connection has to read what is already buffered
-# (then the close) before the connection is dropped and its buffer freed.
+# Senders that can wait (a replay, python-socketio's own sends, the /ws/rooms/ reader) wait while
+# the connection holds more than this share of the bound, at most DRAIN_SECONDS, then cut it off.
+LOW_WATER: int = LIMIT // 2
+# How long a connection has to read what it holds: a waiting sender's limit, and after the close
+# frame, the time to read what is buffered before it (then the connection is dropped, its buffer freed).
 DRAIN_SECONDS = 2.0
+DRAIN_POLL_SECONDS = 0.01
 
 # The room being delivered to when a connection goes over its bound (for the log line).
 delivering_room: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivering_room", default=None)
@@ -88,6 +92,16 @@ class BoundedQueue(asyncio.Queue):
         if item is not None:
             self.nbytes -= packet_size(item)
         return item
+
+    async def put(self, item: Any) -> None:
+        """A sender that can wait (python-engineio's `socket.send`: replays, python-socketio's own
+        sends, pings) waits while the connection holds more than LOW_WATER; a connection that does
+        not drain within DRAIN_SECONDS is cut off."""
+        if item is not None and not self.overflowed and self.nbytes + self.outside() > LOW_WATER:
+            if not await wait_drained(lambda: self.nbytes + self.outside(), lambda: self.overflowed):
+                self.overflow()
+                return
+        self.put_nowait(item)
 
     def put_nowait(self, item: Any) -> None:
         if self.overflowed and item is not None:
@@ -144,6 +158,37 @@ def unsent_probe(send: Any) -> Callable[[], int] | None:
     if protocol is None or not hasattr(protocol, "send_queue"):
         return None
     return functools.partial(unsent, protocol)
+
+
+def push(protocol: Any) -> None:
+    """Hand what Twisted buffered for a connection to the kernel now (it does so when the loop
+    next polls the socket): bytes written within one loop turn are not held against a client
+    that reads. Stops when the kernel takes no more."""
+    transport = protocol.transport
+    do_write = getattr(transport, "doWrite", None)
+    if do_write is None or not getattr(transport, "connected", False) or getattr(transport, "disconnecting", True):
+        return
+    held = unsent(protocol)
+    while held:
+        if do_write() is not None:  # the connection is lost: Twisted's own loop reports it
+            return
+        now = unsent(protocol)
+        if now >= held:
+            return
+        held = now
+
+
+async def wait_drained(held: Callable[[], int], gone: Callable[[], bool] = lambda: False) -> bool:
+    """Wait until `held()` is at most LOW_WATER (True), or DRAIN_SECONDS passed (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_SECONDS
+    while held() > LOW_WATER:
+        if gone():
+            return True  # nothing to wait for any more
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(DRAIN_POLL_SECONDS)  # the transport gives no event when it drains
+    return True
 
 
 def close_slow(protocol: Any) -> None:

@@ -183,7 +183,11 @@ class ValidatingWebSocket(eio_asgi.WebSocket):
         before = self.held()
         await super().send(message)
         if before and self.held() > backpressure.LIMIT and self.socket is not None:
-            backpressure.cut_off(self.socket)
+            protocol = getattr(self.socket, "ws_protocol", None)
+            if protocol is not None:
+                backpressure.push(protocol)
+            if self.held() > backpressure.LIMIT:
+                backpressure.cut_off(self.socket)
 
     async def wait(self) -> str | bytes:
         frame = await super().wait()

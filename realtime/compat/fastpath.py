@@ -228,19 +228,32 @@ def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Wri
         return None
     state_open = protocol.STATE_OPEN
     write_through = _write_through(transport)
-    batch = getattr(write_through, "batch", None)
+    batch: _Batch | None = getattr(write_through, "batch", None)
     limit = backpressure.LIMIT
     unsent = backpressure.unsent
 
-    def held() -> int:
-        return (batch.size if batch is not None else 0) + unsent(protocol)
+    def over(size: int) -> bool:
+        """Would `size` more bytes take what the connection holds over the bound, after the kernel
+        took what it can? (the batch written out, Twisted's buffer pushed)"""
+        if batch is not None and batch.size:
+            if batch.size + size <= limit and not unsent(protocol):
+                return False
+            batch.flush()
+        held = unsent(protocol)
+        if held and held + size > limit:
+            backpressure.push(protocol)
+            held = unsent(protocol)
+        return bool(held) and held + size > limit
 
     def write(frame: bytes) -> bool:
         if protocol.state != state_open or protocol._perMessageCompress is not None or protocol.send_queue:
             flush_pending(write_through)
             return False
-        before = held()
-        if before and before + len(frame) > limit:
+        if (
+            (batch is not None and batch.size + len(frame) > limit)
+            or transport._tempDataLen
+            or len(transport.dataBuffer) > transport.offset
+        ) and over(len(frame)):
             overflow()
             return True
         write_through(frame)

@@ -17,8 +17,9 @@ RoomStreamConsumer
               {"type": "resync_required", "namespace", "room", "reason"}
               {"type": "error", "code", "message"}   (refusals are followed by close 4401/4403, or
                                                       4429 for too_many_connections: realtime.caps)
-    A connection that does not read what it is sent is closed with 4008 `slow_consumer` once the
-    server holds SOCKETIO_MAX_BUFFERED_BYTES for it (realtime.compat.backpressure).
+    The reader sends no faster than the client reads: while the server holds more than half of
+    SOCKETIO_MAX_BUFFERED_BYTES for the connection it waits; a client that does not read for
+    DRAIN_SECONDS is closed with 4008 `slow_consumer` (realtime.compat.backpressure).
 
     Each connection holds one Redis connection while it waits for events: fine for the clients
     that need this path, not meant for tens of thousands of them (Socket.IO is).
@@ -230,12 +231,16 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         if self.slow:
             return
         payload = message["data"][0]
-        before = self._held()
         await self.send_json(
             {"type": "event", "namespace": namespace, "room": room, "event": message["event"], "data": payload}
         )
-        if before and self._held() > backpressure.LIMIT:
-            self._cut_off(room)
+        if self._held() > backpressure.LOW_WATER:
+            # the reader (or a replay) waits for the client to read; one that does not is cut off
+            protocol = backpressure.daphne_protocol(self.base_send)
+            if protocol is not None:
+                backpressure.push(protocol)
+            if not await backpressure.wait_drained(self._held, lambda: self.slow):
+                self._cut_off(room)
 
     # --- slow consumers (realtime.compat.backpressure) ---------------------------------------------
 
@@ -249,8 +254,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         return probe()
 
     def _cut_off(self, room: str) -> None:
-        """Over SOCKETIO_MAX_BUFFERED_BYTES: nothing more is sent, the reader stops, and the
-        connection is closed with 4008 slow_consumer after what it already holds."""
+        """It did not read what it holds within DRAIN_SECONDS: nothing more is sent, the reader
+        stops, and the connection is closed with 4008 slow_consumer after what it holds."""
         self.slow = True
         self.reader = None  # the reader sees it is no longer the reader and ends
         if self.session is not None:
