@@ -6,7 +6,13 @@ behind daphne (`transport.write` keeps what the kernel did not take), autobahn's
 python-engineio's packet queue (long-polling and upgrading connections; the WebSocket writer's
 backlog), a `/ws/rooms/` consumer's frames. Nothing bounded any of it.
 
-Here each connection may hold at most `settings.SOCKETIO_MAX_BUFFERED_BYTES` not yet sent:
+Here each connection may hold at most `settings.SOCKETIO_MAX_BUFFERED_BYTES` not yet sent,
+counted after the kernel took what it can (what Twisted buffered within one loop turn is pushed
+to the socket first, so a burst to a client that reads is not held against it). Senders that can
+wait do (flow control): python-engineio's `socket.send` (a replay, python-socketio's own sends)
+and the `/ws/rooms/` reader wait while the connection holds more than half the bound (LOW_WATER),
+for at most DRAIN_SECONDS; room events on the fast path cannot wait for one client, so a
+connection they would take over the bound is cut off at once:
 
 * `BoundedQueue`     python-engineio's per-socket queue (RealtimeEngineServer.create_queue),
                      counting the bytes of the packets it holds, plus what the connection's
@@ -16,7 +22,7 @@ Here each connection may hold at most `settings.SOCKETIO_MAX_BUFFERED_BYTES` not
                      WebSocket after each send, the `/ws/rooms/` consumer after each frame;
 * `cut_off(socket)`  a connection over the bound: nothing more is queued for it, a WebSocket
                      gets close code 4008 with the reason `slow_consumer` after what is already
-                     buffered (dropped `DRAIN_SECONDS` later if it still does not read), the
+                     buffered (dropped `CLOSE_SECONDS` later if it still does not read), the
                      Engine.IO session ends at once (long-polling: its next request is told the
                      session is gone), and it is counted (`slow_consumer_disconnects`) and
                      logged once, with the user and the room, never the payload.
@@ -47,10 +53,11 @@ COUNTER = "slow_consumer_disconnects"
 # Senders that can wait (a replay, python-socketio's own sends, the /ws/rooms/ reader) wait while
 # the connection holds more than this share of the bound, at most DRAIN_SECONDS, then cut it off.
 LOW_WATER: int = LIMIT // 2
-# How long a connection has to read what it holds: a waiting sender's limit, and after the close
-# frame, the time to read what is buffered before it (then the connection is dropped, its buffer freed).
 DRAIN_SECONDS = 2.0
 DRAIN_POLL_SECONDS = 0.01
+# After the close frame: the time a cut-off client has to read what was buffered before it (then
+# the connection is dropped, its buffer freed). What it holds meanwhile is within the bound.
+CLOSE_SECONDS = 5.0
 
 # The room being delivered to when a connection goes over its bound (for the log line).
 delivering_room: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivering_room", default=None)
@@ -193,10 +200,10 @@ async def wait_drained(held: Callable[[], int], gone: Callable[[], bool] = lambd
 
 def close_slow(protocol: Any) -> None:
     """Close a daphne WebSocket with 4008 slow_consumer, after what it already buffered; drop
-    it DRAIN_SECONDS later if the client has not read that far."""
+    it CLOSE_SECONDS later if the client has not read that far."""
     if protocol is None or protocol.state != protocol.STATE_OPEN:
         return
-    protocol.closeHandshakeTimeout = DRAIN_SECONDS  # autobahn drops the connection (abort) then
+    protocol.closeHandshakeTimeout = CLOSE_SECONDS  # autobahn drops the connection (abort) then
     protocol.sendClose(CLOSE_CODE, CLOSE_REASON)
 
 

@@ -152,15 +152,23 @@ def test_a_websocket_client_that_stops_reading_is_closed_with_4008_and_memory_st
     no_traceback(server)
 
 
+def logged_cut_offs(server: LiveServer) -> int:
+    return server.proc.log_path.read_text(errors="replace").count("disconnect slow consumer")
+
+
 def test_the_close_code_and_reason_reach_a_client_that_reads_again_in_time(world, server):
     room = user_room(world.bob.pk)
     slow = RawSocketIO(server, world.token(world.bob))
-    before = server_counters(_redis_url())
-    flood(room, 1, FLOOD_EVENTS)
-    # read again at once, one frame at a time: the close comes after everything buffered before it
+    flooding = threading.Thread(target=flood, args=(room, 1, FLOOD_EVENTS), daemon=True)
+    flooding.start()
+    # the server's log line is the first sign (the counters are published every 0.5 s); the
+    # client then reads again within the drain time, while the flood may still be going on:
+    # the close comes after what was buffered before it
+    wait_until(lambda: logged_cut_offs(server) == 1, timeout=30, what="the cut-off logged")
     close = slow.read_to_close()
-    wait_cut_off(before)
+    flooding.join(60)
     assert close == "4008 slow_consumer", close
+    assert "user=%s room=%s" % (world.bob.pk, room) in server.proc.log_path.read_text()  # noqa: UP031
     got = [p["n"] for e, p in slow.events if e == "test_event"]
     assert got == list(range(1, len(got) + 1)) and len(got) < FLOOD_EVENTS
 
