@@ -12,7 +12,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in ("REALTIME_UVLOOP", "PROVISIONING_STEP_SECONDS", "SOCKETIO_MAX_BUFFERED_BYTES")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REALTIME_UVLOOP", "PROVISIONING_STEP_SECONDS", "SOCKETIO_MAX_BUFFERED_BYTES")
+    }
     environ.update(DJANGO_SETTINGS_MODULE="project.settings_test", **env)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=60
