@@ -212,12 +212,13 @@ def storm(deployed: Deployed, opts: argparse.Namespace) -> dict[str, dict]:
         try:
             load = harness.Load(stack, deployed.env, opts.healthy, quiet_ms=3000)
             warm = max(10, int(opts.rate))
-            load.round(warm, lambda: emit(stack, stack.emitter_room, warm, size, opts.rate))  # type: ignore[attr-defined]
+            room = stack.emitter_room  # type: ignore[attr-defined]
+            load.round(warm, lambda s=stack, n=warm, r=room: emit(s, r, n, size, opts.rate))
             slow_clients = [NonReader(stack) for _ in range(slow)]
             time.sleep(1)
             rss0 = harness.rss_kb(stack.server.pid)
             sampler = RssSampler(stack.server.pid)
-            r = load.round(events, lambda: emit(stack, stack.emitter_room, events, size, opts.rate))  # type: ignore[attr-defined]
+            r = load.round(events, lambda s=stack, r=room: emit(s, r, events, size, opts.rate))
             sampler.stop()
             cut = logged(deployed.env.tmp / "ours.log", "disconnect slow consumer")
             results[label] = {

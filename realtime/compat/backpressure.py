@@ -37,6 +37,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import select
 from collections.abc import Callable
 from typing import Any
 
@@ -175,6 +176,8 @@ def push(protocol: Any) -> None:
     do_write = getattr(transport, "doWrite", None)
     if do_write is None or not getattr(transport, "connected", False) or getattr(transport, "disconnecting", True):
         return
+    if not _writable(transport):
+        return  # the kernel takes nothing (a client that does not read): no copy of what is held
     held = unsent(protocol)
     while held:
         if do_write() is not None:  # the connection is lost: Twisted's own loop reports it
@@ -183,6 +186,17 @@ def push(protocol: Any) -> None:
         if now >= held:
             return
         held = now
+
+
+def _writable(transport: Any) -> bool:
+    """Would the kernel take bytes for this connection now? (Twisted's doWrite would first join
+    everything it holds into one copy: not worth it for a socket whose send buffer is full.)"""
+    sock = getattr(transport, "socket", None)
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    return bool(poller.poll(0))
 
 
 async def wait_drained(held: Callable[[], int], gone: Callable[[], bool] = lambda: False) -> bool:
