@@ -23,8 +23,9 @@ connection they would take over the bound is cut off at once:
 * `cut_off(socket)`  a connection over the bound: nothing more is queued for it, a WebSocket
                      gets close code 4008 with the reason `slow_consumer` after what is already
                      buffered (dropped `CLOSE_SECONDS` later if it still does not read), the
-                     Engine.IO session ends at once (long-polling: its next request is told the
-                     session is gone), and it is counted (`slow_consumer_disconnects`) and
+                     Engine.IO session ends (long-polling: its next request is told the
+                     session is gone; the endings of many connections cut off together are
+                     spread over loop turns), and it is counted (`slow_consumer_disconnects`) and
                      logged once, with the user and the room, never the payload.
 
 Recovery is the client's reconnection with its last positions: the replay log gives it what it
@@ -36,8 +37,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import logging
 import select
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +66,11 @@ CLOSE_SECONDS = 5.0
 # The room being delivered to when a connection goes over its bound (for the log line).
 delivering_room: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivering_room", default=None)
 
-_ending: set[asyncio.Task] = set()
+# Work of cut-off connections (ending sessions, dropping connections), one at a time with a loop
+# turn between two: when many clients fall behind together (all in one busy room), the others'
+# deliveries go on in between instead of waiting for all of it.
+_jobs: deque[Callable[[], Any]] = deque()
+_worker: asyncio.Task | None = None
 
 
 def _nothing() -> int:
@@ -217,8 +224,16 @@ def close_slow(protocol: Any) -> None:
     it CLOSE_SECONDS later if the client has not read that far."""
     if protocol is None or protocol.state != protocol.STATE_OPEN:
         return
-    protocol.closeHandshakeTimeout = CLOSE_SECONDS  # autobahn drops the connection (abort) then
+    protocol.closeHandshakeTimeout = 0  # not autobahn's timer: ours drops them one at a time
     protocol.sendClose(CLOSE_CODE, CLOSE_REASON)
+    asyncio.get_running_loop().call_later(CLOSE_SECONDS, _later, functools.partial(_drop, protocol))
+
+
+def _drop(protocol: Any) -> None:
+    if protocol.state != protocol.STATE_CLOSED:
+        protocol.wasClean = False
+        protocol.wasNotCleanReason = "slow consumer: did not read up to the close frame"
+        protocol.dropConnection(abort=True)
 
 
 # --- cutting off an Engine.IO connection ----------------------------------------------------------
@@ -254,9 +269,26 @@ def cut_off(socket: Any) -> None:
         report("engineio", None, delivering_room.get())
     else:
         hook(socket.sid, delivering_room.get())
-    task = asyncio.get_running_loop().create_task(_end(server, socket), name=f"slow consumer {socket.sid}")
-    _ending.add(task)
-    task.add_done_callback(_ending.discard)
+    _later(functools.partial(_end, server, socket))
+
+
+def _later(job: Callable[[], Any]) -> None:
+    global _worker
+    _jobs.append(job)
+    if _worker is None or _worker.done():
+        _worker = asyncio.get_running_loop().create_task(_run_jobs(), name="slow consumers")
+
+
+async def _run_jobs() -> None:
+    while _jobs:
+        job = _jobs.popleft()
+        try:
+            result = job()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("ending a slow consumer's connection failed")
+        await asyncio.sleep(0)
 
 
 async def _end(server: Any, socket: Any) -> None:

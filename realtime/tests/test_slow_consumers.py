@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 import websocket
 
@@ -25,7 +26,7 @@ from realtime.emit import emit_many, user_room
 from realtime.tests.test_bridge_support import RoomStreamClient
 from testing import BASE_DIR
 from testing.processes import LiveServer, start_server
-from testing.waits import counter_delta, server_counters, wait_until
+from testing.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,12 +62,22 @@ def _redis_url() -> str:
     return settings.REDIS_URL
 
 
-def wait_cut_off(before: dict[str, int], n: int = 1) -> None:
-    wait_until(
-        lambda: counter_delta(before, server_counters(_redis_url()), COUNTER) >= n,
-        timeout=30,
-        what=f"{n} slow-consumer disconnect(s) counted",
-    )
+def snapshot(server: LiveServer) -> dict:
+    """This server process's numbers, as it publishes them (ops.process_stats)."""
+    raw = redis.Redis.from_url(_redis_url()).get(f"ops:proc:{socket.gethostname()}:{server.proc.popen.pid}")
+    return json.loads(raw) if raw else {"counters": {}, "updated_at": 0}
+
+
+def cut_offs(server: LiveServer, *, published_after: float | None = None) -> int:
+    if published_after is not None:
+        wait_until(
+            lambda: snapshot(server)["updated_at"] > published_after, timeout=10, what="a fresh process snapshot"
+        )
+    return snapshot(server)["counters"].get(COUNTER, 0)
+
+
+def wait_cut_off(server: LiveServer, n: int = 1) -> None:
+    wait_until(lambda: cut_offs(server) >= n, timeout=30, what=f"{n} slow-consumer disconnect(s) counted")
 
 
 def no_traceback(server: LiveServer) -> None:
@@ -83,9 +94,8 @@ class RawSocketIO:
 
     def __init__(self, server: LiveServer, token: str) -> None:
         url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = websocket.create_connection(
-            url, timeout=10, suppress_origin=True, sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)]
-        )
+        sockopt = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)]
+        self.ws = websocket.create_connection(url, timeout=10, suppress_origin=True, sockopt=sockopt)
         assert self.ws.recv().startswith("0")  # Engine.IO OPEN
         self.ws.send("40" + json.dumps({"token": token}))
         self.events: list[tuple[str, dict]] = []
@@ -125,18 +135,11 @@ class RawSocketIO:
 def test_a_websocket_client_that_stops_reading_is_closed_with_4008_and_memory_stays_bounded(world, server):
     room = user_room(world.alice.pk)
     slow = RawSocketIO(server, world.token(world.alice))
-    healthy = RoomStreamClient(server.url, token=world.token(world.alice))  # same user, same room
-    healthy.wait_type("welcome")
-    before, rss0 = server_counters(_redis_url()), rss_bytes(server.proc.popen.pid)
-    reader = threading.Thread(  # the healthy client reads all along
-        target=healthy.wait_for,
-        args=(lambda f: f["type"] == "event" and f["data"]["n"] == FLOOD_EVENTS,),
-        kwargs={"timeout": 60},
-        daemon=True,
-    )
-    reader.start()
+    healthy = NodeClient(server, world.token(world.alice))  # same user, same room, reads all along
+    healthy.wait(lambda line: line.get("connected") == 1)
+    rss0 = rss_bytes(server.proc.popen.pid)
     flood(room, 1, FLOOD_EVENTS)  # the slow client reads nothing meanwhile
-    wait_cut_off(before)
+    wait_cut_off(server)
     growth = rss_bytes(server.proc.popen.pid) - rss0
     # what it held is bounded: far below the 6.4 MB offered (the healthy client's frames, the
     # allocator's slack and the bound itself are what remains)
@@ -146,9 +149,14 @@ def test_a_websocket_client_that_stops_reading_is_closed_with_4008_and_memory_st
     if close is not None:
         got = [p["n"] for e, p in slow.events if e == "test_event"]
         assert got == list(range(1, len(got) + 1))  # what it got before the close, in order
-    reader.join(60)
-    assert [f["data"]["n"] for f in healthy.events("test_event")] == list(range(1, FLOOD_EVENTS + 1))
-    assert counter_delta(before, server_counters(_redis_url()), COUNTER) == 1  # once per connection
+    wait_until(
+        lambda: len(healthy.report()["received"]) >= FLOOD_EVENTS, timeout=30, what="the healthy client's events"
+    )
+    report = healthy.report()
+    healthy.close()
+    assert [n for _, _, n in report["received"]] == list(range(1, FLOOD_EVENTS + 1))
+    assert report["connected"] == 1  # never cut off
+    assert cut_offs(server, published_after=time.time()) == 1  # the slow one, once
     no_traceback(server)
 
 
@@ -176,11 +184,10 @@ def test_the_close_code_and_reason_reach_a_client_that_reads_again_in_time(world
 def test_a_client_reading_one_byte_a_second_is_cut_off_cleanly(world, server):
     slow = RawSocketIO(server, world.token(world.charlie))
     raw = slow.ws.sock
-    before = server_counters(_redis_url())
     flood(user_room(world.charlie.pk), 1, FLOOD_EVENTS)
     raw.settimeout(10)
     deadline = time.monotonic() + 30
-    while counter_delta(before, server_counters(_redis_url(), timeout=1), COUNTER) < 1:
+    while cut_offs(server) < 1:
         assert time.monotonic() < deadline, "not cut off"
         raw.recv(1)
         time.sleep(1)  # the client under test reads one byte a second (the pace is the point)
@@ -202,9 +209,9 @@ def test_a_long_polling_client_that_stops_polling_loses_its_session(world, serve
     while "connection_status" not in got:  # the namespace CONNECT and the welcome
         assert time.monotonic() < deadline
         got += http.get(url, timeout=10).text
-    before, rss0 = server_counters(_redis_url()), rss_bytes(server.proc.popen.pid)
+    rss0 = rss_bytes(server.proc.popen.pid)
     flood(user_room(world.alice.pk), 1, FLOOD_EVENTS)  # no GET meanwhile: it queues on the server
-    wait_cut_off(before)
+    wait_cut_off(server)
     assert rss_bytes(server.proc.popen.pid) - rss0 < 4 * 1024 * 1024
     answer = http.get(url, timeout=10)
     if answer.status_code == 200:  # the GET found the ended session's last (empty) answer
@@ -222,9 +229,8 @@ def test_a_plain_ws_rooms_client_that_stops_reading_is_closed_and_replays_on_ret
     slow = RoomStreamClient(server.url, token=token)
     slow.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
     slow.wait_type("welcome")
-    before = server_counters(_redis_url())
     flood(room, 1, FLOOD_EVENTS)
-    wait_cut_off(before)
+    wait_cut_off(server)
     try:
         code = slow.wait_close(timeout=30)
     except (websocket.WebSocketConnectionClosedException, ConnectionError):
@@ -303,9 +309,8 @@ def test_socket_io_client_cut_off_mid_flood_reconnects_and_gets_every_event_once
         wait_until(lambda: len(client.report()["received"]) == 20, timeout=20, what="the first 20 events")
         client.tell("pause")
         client.wait(lambda line: line.get("paused"))
-        before = server_counters(_redis_url())
         flood(room, 21, FLOOD_EVENTS)  # mid-flood for this client: it reads nothing of it
-        wait_cut_off(before)
+        wait_cut_off(server)
         client.tell("resume")
         cut = client.wait(lambda line: "disconnect" in line)
         assert cut["disconnect"] == "transport close", cut
