@@ -235,25 +235,29 @@ def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Wri
     def over(size: int) -> bool:
         """Would `size` more bytes take what the connection holds over the bound, after the kernel
         took what it can? (the batch written out, Twisted's buffer pushed)"""
-        if batch is not None and batch.size:
-            if batch.size + size <= limit and not unsent(protocol):
-                return False
+        if batch is not None:
             batch.flush()
         held = unsent(protocol)
         if held and held + size > limit:
             backpressure.push(protocol)
             held = unsent(protocol)
-        return bool(held) and held + size > limit
+        if held and held + size > limit:
+            return True
+        if batch is not None:
+            batch.budget = limit - held
+        return False
 
     def write(frame: bytes) -> bool:
         if protocol.state != state_open or protocol._perMessageCompress is not None or protocol.send_queue:
             flush_pending(write_through)
             return False
-        if (
-            (batch is not None and batch.size + len(frame) > limit)
-            or transport._tempDataLen
-            or len(transport.dataBuffer) > transport.offset
-        ) and over(len(frame)):
+        if batch is not None:
+            if not batch.frames:  # once per connection and loop turn: what Twisted already holds
+                batch.budget = limit - unsent(protocol)
+            if batch.size + len(frame) > batch.budget and over(len(frame)):
+                overflow()
+                return True
+        elif over(len(frame)):
             overflow()
             return True
         write_through(frame)
@@ -267,11 +271,12 @@ def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Wri
 class _Batch:
     """Frames for one connection, written with one `send()` when the loop gets to `flush`."""
 
-    __slots__ = ("frames", "size", "send", "fallback", "transport")
+    __slots__ = ("frames", "size", "budget", "send", "fallback", "transport")
 
     def __init__(self, transport: Any) -> None:
         self.frames: list[bytes] = []
         self.size = 0
+        self.budget = 0  # what the batch may hold this loop turn (direct_writer: the bound minus Twisted's)
         self.transport = transport
         self.send = transport.socket.send
         self.fallback = transport.write
