@@ -253,7 +253,8 @@ def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Wri
             return False
         if batch is not None:
             if not batch.frames:  # once per connection and loop turn: what Twisted already holds
-                batch.budget = limit - unsent(protocol)
+                held = transport._tempDataLen or transport.dataBuffer
+                batch.budget = limit - unsent(protocol) if held else limit
             if batch.size + len(frame) > batch.budget and over(len(frame)):
                 overflow()
                 return True
