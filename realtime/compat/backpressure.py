@@ -257,8 +257,13 @@ def cut_off(socket: Any) -> None:
     socket.slow = True
     queue = socket.queue
     if isinstance(queue, BoundedQueue):
-        queue.overflowed = True
+        queue.overflowed = True  # nothing more is kept for it from here
         queue.clear()
+    _later(functools.partial(_close, socket, delivering_room.get()))
+
+
+def _close(socket: Any, room: str | None) -> Any:
+    """The rest of a cut-off, as a job (`_later`): the close frame, the report, the session's end."""
     writer = getattr(socket, "direct_writer", None)
     if writer is not None:
         writer.flush()  # the frames it batched go before the close frame
@@ -266,10 +271,10 @@ def cut_off(socket: Any) -> None:
     server = socket.server
     hook = getattr(server, "on_slow_consumer", None)
     if hook is None:
-        report("engineio", None, delivering_room.get())
+        report("engineio", None, room)
     else:
-        hook(socket.sid, delivering_room.get())
-    _later(functools.partial(_end, server, socket))
+        hook(socket.sid, room)
+    return _end(server, socket)
 
 
 def _later(job: Callable[[], Any]) -> None:

@@ -247,7 +247,12 @@ def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Wri
             batch.budget = limit - held
         return False
 
+    cut = False  # over the bound once: everything after is dropped (the connection is being closed)
+
     def write(frame: bytes) -> bool:
+        nonlocal cut
+        if cut:
+            return True
         if protocol.state != state_open or protocol._perMessageCompress is not None or protocol.send_queue:
             flush_pending(write_through)
             return False
@@ -256,9 +261,11 @@ def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Wri
                 held = transport._tempDataLen or transport.dataBuffer
                 batch.budget = limit - unsent(protocol) if held else limit
             if batch.size + len(frame) > batch.budget and over(len(frame)):
+                cut = True
                 overflow()
                 return True
         elif over(len(frame)):
+            cut = True
             overflow()
             return True
         write_through(frame)
