@@ -22,6 +22,7 @@ import redis
 import requests
 import websocket
 
+from ops.tests.test_metrics import scrape, value
 from realtime.emit import emit_many, user_room
 from realtime.tests.test_bridge_support import RoomStreamClient
 from testing import BASE_DIR
@@ -34,11 +35,14 @@ BOUND = 256 * 1024
 PAD = "x" * 16_000  # each flood event is about 16 kB on the wire
 FLOOD_EVENTS = 400  # 6.4 MB: far more than the bound plus the kernel's socket buffers
 COUNTER = "slow_consumer_disconnects"
+METRICS_TOKEN = "scrape-token-for-the-slow-consumer-test-0123"
 
 
 @pytest.fixture
 def server(asgi_server) -> Iterator[LiveServer]:  # asgi_server: the test database is set up
-    live = start_server(SOCKETIO_MAX_BUFFERED_BYTES=str(BOUND), OPS_PROCESS_INTERVAL_SECONDS="0.5")
+    live = start_server(
+        SOCKETIO_MAX_BUFFERED_BYTES=str(BOUND), OPS_PROCESS_INTERVAL_SECONDS="0.5", METRICS_TOKEN=METRICS_TOKEN
+    )
     yield live
     live.proc.stop()
 
@@ -157,6 +161,11 @@ def test_a_websocket_client_that_stops_reading_is_closed_with_4008_and_memory_st
     assert [n for _, _, n in report["received"]] == list(range(1, FLOOD_EVENTS + 1))
     assert report["connected"] == 1  # never cut off
     assert cut_offs(server, published_after=time.time()) == 1  # the slow one, once
+    # per process in /metrics (and so on the ops page, from the same snapshot)
+    process = f"{socket.gethostname()}:{server.proc.popen.pid}"
+    metrics = scrape(server.url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    samples = metrics["realtime_slow_consumer_disconnects"]
+    assert value(samples, "realtime_slow_consumer_disconnects_total", process=process) == 1
     no_traceback(server)
 
 
