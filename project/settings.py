@@ -151,6 +151,12 @@ if not SOCKETIO_ALLOWED_ORIGINS or "*" in SOCKETIO_ALLOWED_ORIGINS:
 SOCKETIO_MAX_HTTP_BUFFER_SIZE: int = env.int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", default=64 * 1024)
 REALTIME_REDIS_POOL_SIZE: int = env.int("REALTIME_REDIS_POOL_SIZE", default=200)  # per server process
 SOCKETIO_CHANNEL: str = env.str("SOCKETIO_CHANNEL", default="realtime")
+# The Redis of the realtime data (sequence numbers, replay logs, per-room channels, presence and
+# process stats; docs/scaling.md). Empty: REDIS_URL. RQ and the Channels layer always use REDIS_URL.
+REALTIME_REDIS_URL: str = env.str("REALTIME_REDIS_URL", default="")
+# REALTIME_REDIS_URL is a Redis Cluster (any node; the others are discovered): room events use
+# SPUBLISH / SSUBSCRIBE (Redis 7 sharded pub/sub), one subscription connection per shard.
+REALTIME_REDIS_CLUSTER: bool = env.bool("REALTIME_REDIS_CLUSTER", default=False)
 SOCKETIO_PING_INTERVAL: int = env.int("SOCKETIO_PING_INTERVAL", default=25)
 SOCKETIO_PING_TIMEOUT: int = env.int("SOCKETIO_PING_TIMEOUT", default=20)
 # Token bucket per connection for client-to-server events.

@@ -10,7 +10,6 @@ in between.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,19 +18,13 @@ import socketio
 from redis import exceptions as redis_exceptions
 
 from realtime import contract, eventlog, metrics
+from realtime.delivery.subscriptions import Subscriptions
 from realtime.fastpath import FastDeliveryMixin
-from realtime.redis import async_client
+from realtime.redis import async_client, realtime_url
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_ATTEMPTS = 5
-# Pub/sub messages handled per event-loop turn at most. A burst (emit_many(), or any emitter
-# ahead of the server) arrives in one socket read, and redis-py hands out buffered messages
-# without yielding: without a limit the loop delivered the whole burst before the fast path's
-# once-per-turn writes sent anything, so the clients sat idle while the server worked and then
-# the other way round. Yielding every few messages sends each connection's frames in groups
-# while the rest of the burst is delivered (order is kept: one task reads and delivers them).
-MESSAGES_PER_TURN = 16
 
 
 class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
@@ -43,11 +36,15 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         self._aliases: dict[str, list[str]] = {}
         # (namespace, room) -> (seq, epoch) of the room's last event delivered here (see _continuous)
         self._last: dict[tuple[str, str], tuple[int, str]] = {}
-        # (namespace, room) -> (after, up to, epoch): seqs refilled by `_catch_up` that may still
+        # (namespace, room) -> (after, up to, epoch): seqs refilled by `_catch_up_room` that may still
         # arrive over pub/sub (published between the re-subscription and the catch-up's read)
         self._refilled: dict[tuple[str, str], tuple[int, int, str]] = {}
-        for alias, canonical in contract.namespace_aliases().items():
+        self._canonical = contract.namespace_aliases()  # alias -> the namespace it publishes in
+        for alias, canonical in self._canonical.items():
             self._aliases.setdefault(canonical, []).append(alias)
+        # Per-room channels (issue 11): subscribed while a room has local members or joins under way.
+        self.subscriptions = Subscriptions(realtime_url, self._catch_up_room_with_retries)
+        self._joining: dict[tuple[str, str], int] = {}
 
     async def _handle_emit(self, message: dict) -> None:
         if message.get("host_id") == eventlog.EMITTER_HOST_ID:
@@ -113,61 +110,65 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
     def _has_local_members(self, ns: str, room: str) -> bool:
         return any(room in self.rooms.get(n, ()) for n in (ns, *self._aliases.get(ns, ())))
 
-    def _redis_connect(self) -> None:
-        super()._redis_connect()
-        # Subscription confirmations are wanted here (see `_redis_listen_with_retries`); `_listen`
-        # passes on only `message`s.
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
-
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict]:
-        """python-socketio's AsyncRedisManager._redis_listen_with_retries (5.x), plus a catch-up
-        (`_catch_up`) each time the subscription is confirmed again: a room whose last events were
-        published while it was down would otherwise wait for its next event to be refilled.
-        The subscription comes back two ways, both seen here as a new `subscribe` confirmation:
-        redis-py's PubSub reconnects and re-subscribes by itself, or (when that gives up) the
-        loop below connects again. After the confirmation, every publish reaches this process."""
-        retry_sleep = 1
-        subscribed_before = False
-        while True:
-            try:
-                self._redis_connect()
-                await self.pubsub.subscribe(self.channel)
-                retry_sleep = 1
-                handled = 0
-                async for message in self.pubsub.listen():
-                    if message.get("type") == "subscribe":
-                        if subscribed_before:
-                            await self._catch_up()
-                        subscribed_before = True
-                        continue
-                    yield message
-                    handled += 1
-                    if handled % MESSAGES_PER_TURN == 0:
-                        await asyncio.sleep(0)  # let this turn's writes go out (see MESSAGES_PER_TURN)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.error("cannot receive from redis (%s): retrying in %s s", exc, retry_sleep)
-                await asyncio.sleep(retry_sleep)
-                retry_sleep = min(retry_sleep * 2, 60)
+        """The broadcast channel and the channels of the rooms with local members (see
+        realtime.delivery.subscriptions: reconnects, and catches a room up each time its
+        subscription is confirmed again)."""
+        async for message in self.subscriptions.listen():
+            yield message
 
-    async def _catch_up(self) -> None:
-        """After re-subscribing: bring every room tracked here up to its head in Redis. Anything
-        published from now on also arrives over pub/sub; those already refilled here are dropped
-        (`_refilled`). A room whose epoch changed (Redis lost the log) or whose seq went back (Redis
-        lost its last writes) has its members told to resync."""
-        for key in list(self._last):
-            for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
-                try:
-                    await self._catch_up_room(key)
-                    break
-                except redis_exceptions.ConnectionError:
-                    # the pool still holds connections from before the restart: each fails once
-                    if attempt == CATCH_UP_ATTEMPTS:
-                        log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
-                except Exception:
+    async def _listen(self) -> AsyncIterator[bytes]:
+        async for message in self._redis_listen_with_retries():
+            yield message["data"]
+
+    # --- a room's first local member subscribes to its channel, its last one unsubscribes -------------
+
+    def _room_key(self, namespace: str, room: Any) -> tuple[str, str] | None:
+        if not isinstance(room, str) or room == "" or self.is_sid_room(namespace, room):
+            return None
+        return (self._canonical.get(namespace, namespace), room)
+
+    async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
+        key = self._room_key(namespace, room)
+        if key is None or sid in self.rooms.get(namespace, {}).get(room, ()):
+            return await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._joining[key] = self._joining.get(key, 0) + 1
+        try:
+            await self.subscriptions.add(key)  # no round trip when the room is already subscribed
+            return await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+        finally:
+            left = self._joining.pop(key) - 1
+            if left:
+                self._joining[key] = left
+            self._release_room(key)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        # every way out of a room (leave_room, disconnect, close_room) comes through here
+        super().basic_leave_room(sid, namespace, room)
+        key = self._room_key(namespace, room) if room != sid else None
+        if key is not None:
+            self._release_room(key)
+
+    def _release_room(self, key: tuple[str, str]) -> None:
+        if key not in self._joining and not self._has_local_members(*key):
+            self.subscriptions.discard(key)
+
+    async def _catch_up_room_with_retries(self, key: tuple[str, str]) -> None:
+        """After a room's subscription was confirmed again: bring the room up to its head in
+        Redis. Anything published from now on also arrives over pub/sub; those already refilled
+        here are dropped (`_refilled`). A room whose epoch changed (Redis lost the log) or whose
+        seq went back (Redis lost its last writes) has its members told to resync."""
+        for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
+            try:
+                await self._catch_up_room(key)
+                return
+            except redis_exceptions.ConnectionError:
+                # the pool still holds connections from before the restart: each fails once
+                if attempt == CATCH_UP_ATTEMPTS:
                     log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
-                    break
+            except Exception:
+                log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
+                return
 
     async def _catch_up_room(self, key: tuple[str, str]) -> None:
         ns, room = key

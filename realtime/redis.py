@@ -20,13 +20,19 @@ CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_chec
 BLOCKING_SOCKET_TIMEOUT = 15  # blocking_client(): its commands block for at most 5 s (XREAD BLOCK)
 
 
+def realtime_url() -> str:
+    """The Redis of the realtime data (sequence numbers, replay logs, room channels, presence and
+    process stats): REALTIME_REDIS_URL, or REDIS_URL when that is empty (one Redis for all)."""
+    return settings.REALTIME_REDIS_URL or settings.REDIS_URL
+
+
 def sync_client() -> redis.Redis:
     """Thread-safe (a connection pool) and fork-safe (redis-py resets the pool in a child)."""
     global _sync
     if _sync is None:
         with _lock:
             if _sync is None:
-                _sync = redis.Redis.from_url(settings.REDIS_URL, **CLIENT_OPTIONS)
+                _sync = redis.Redis.from_url(realtime_url(), **CLIENT_OPTIONS)
     return _sync
 
 
@@ -39,7 +45,7 @@ def async_client() -> aioredis.Redis:
         # failing with MaxConnectionsError.
         size = settings.REALTIME_REDIS_POOL_SIZE
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=size, timeout=5, **CLIENT_OPTIONS
+            realtime_url(), max_connections=size, timeout=5, **CLIENT_OPTIONS
         )
         client = aioredis.Redis(connection_pool=pool)
         _async[loop] = client
@@ -59,7 +65,7 @@ def blocking_client() -> aioredis.Redis:
         # Its reads wait up to the command's BLOCK on purpose: the socket timeout must outlast it
         # by far, or a busy loop turns a normal empty XREAD into a TimeoutError (issue 21).
         client = aioredis.Redis.from_url(
-            settings.REDIS_URL, **{**CLIENT_OPTIONS, "socket_timeout": BLOCKING_SOCKET_TIMEOUT}
+            realtime_url(), **{**CLIENT_OPTIONS, "socket_timeout": BLOCKING_SOCKET_TIMEOUT}
         )
         _blocking[loop] = client
     return client

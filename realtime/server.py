@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 from realtime import contract, fastpath, metrics
 from realtime.manager import RealtimeManager
 from realtime.namespaces import RealtimeNamespace
+from realtime.redis import realtime_url
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def _admin_ui(sio: socketio.AsyncServer) -> None:
 
 @functools.cache
 def get_server() -> RealtimeServer:
-    manager = CountingManager(settings.REDIS_URL, channel=settings.SOCKETIO_CHANNEL)
+    manager = CountingManager(realtime_url(), channel=settings.SOCKETIO_CHANNEL)
     sio = RealtimeServer(
         async_mode="asgi",
         serializer=ClientPacket,

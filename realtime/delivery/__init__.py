@@ -1,0 +1,1 @@
+"""Getting room events from Redis to the server processes that have members in the room."""
