@@ -36,6 +36,9 @@ PROCESS_COUNTERS = {
     "disconnections": ("realtime_disconnections", "Socket.IO disconnections"),
     "deliveries": ("realtime_deliveries", "Room events delivered to local clients"),
     "events_received": ("realtime_events_received", "Room events received from Redis pub/sub"),
+    "pubsub_messages": ("realtime_pubsub_messages", "Pub/sub messages received (room channels and broadcast)"),
+    "room_subscribes": ("realtime_room_subscribes", "Room channels subscribed (a room's first local member)"),
+    "room_unsubscribes": ("realtime_room_unsubscribes", "Room channels unsubscribed (a room's last member left)"),
     "replayed": ("realtime_replayed_events", "Events replayed from the replay log on (re)join"),
     "resyncs": ("realtime_resyncs", "resync_required sent (replay log did not cover the gap)"),
     "duplicates_dropped": ("realtime_duplicates_dropped", "Live events dropped as already replayed"),
@@ -74,14 +77,17 @@ def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
     conns = GaugeMetricFamily("realtime_connections", "Open connections", labels=["process", "namespace"])
     rooms = GaugeMetricFamily("realtime_rooms", "Rooms with local members", labels=["process"])
     plain = GaugeMetricFamily("ws_rooms_connections", "Open plain /ws/rooms/ WebSocket connections", labels=["process"])
+    channels = GaugeMetricFamily("realtime_rooms_subscribed", "Room channels subscribed", labels=["process"])
     for proc in processes:
         for namespace, count in proc["connections"].items():
             conns.add_metric([proc["process"], namespace], count)
         rooms.add_metric([proc["process"]], len(proc["rooms"]))
         plain.add_metric([proc["process"]], proc.get("ws_rooms_connections", 0))
+        channels.add_metric([proc["process"]], proc.get("rooms_subscribed", 0))
     yield conns
     yield rooms
     yield plain
+    yield channels
     yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
 
 

@@ -42,7 +42,7 @@ SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 MESSAGES_PER_TURN = 16
 
 # Counter and gauge names (ops /metrics, per process).
-ROOMS_SUBSCRIBED = "rooms_subscribed"  # gauge
+ROOMS_SUBSCRIBED = metrics.ROOMS_SUBSCRIBED  # gauge
 SUBSCRIBES = "room_subscribes"
 UNSUBSCRIBES = "room_unsubscribes"
 MESSAGES = "pubsub_messages"
@@ -81,6 +81,11 @@ class Subscriptions:
             self._wanted[channel] = key
             metrics.incr(SUBSCRIBES)
             metrics.adjust(ROOMS_SUBSCRIBED, 1)
+            if channel in self._sent and not self._pending.get(channel):
+                # left and joined again before the UNSUBSCRIBE went out: it never will, and the
+                # subscription confirmed on this connection stands
+                ready.set_result(None)
+                self._confirmed.add(channel)
             self._changed(channel)
         if ready.done():
             return
@@ -149,6 +154,7 @@ class Subscriptions:
                 retry_sleep = min(retry_sleep * 2, 60)
             finally:
                 self._wake = None
+                self._sent, self._pending = set(), {}
                 if sender is not None:
                     sender.cancel()
                 await _close(pubsub, client)
