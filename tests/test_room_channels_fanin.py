@@ -1,0 +1,56 @@
+"""Per-room channels on two server processes (issue 11): an event reaches only the processes that
+have a member of its room; the other process reads nothing of it (its counters say so)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import redis
+
+from realtime.emit import emit_many, tenant_room, user_room
+from testing.processes import PROCESS_INTERVAL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def counters_per_process(cluster, since: float) -> dict[int, dict[str, int]]:
+    """pid -> counters of each of the cluster's server processes, as published after `since`."""
+    conn = redis.Redis.from_url(cluster.redis_url)
+    pids = {server.proc.popen.pid for server in cluster.servers}
+    deadline = time.monotonic() + 10
+    while True:
+        snaps = [json.loads(conn.get(k) or b"{}") for k in conn.scan_iter("ops:proc:*")]
+        snaps = [s for s in snaps if s and int(s["process"].rsplit(":", 1)[1]) in pids]
+        if len(snaps) == len(pids) and all(s["updated_at"] > since for s in snaps):
+            return {
+                int(s["process"].rsplit(":", 1)[1]): s["counters"] | {"rooms": s["rooms_subscribed"]} for s in snaps
+            }
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server processes did not publish fresh numbers within 10 s: {snaps}")
+        time.sleep(float(PROCESS_INTERVAL) / 5)  # they publish on their own clock: poll
+
+
+def test_a_process_without_members_reads_none_of_a_rooms_events(world, cluster, connect):
+    one, two = cluster.servers
+    alice = connect(world.token(world.alice), url=one.url)
+    bob = connect(world.token(world.bob), url=two.url)  # same tenant: tenant room on both
+    before = counters_per_process(cluster, time.time())
+    mine = user_room(world.alice.pk)
+    published = emit_many([("test_event", {"n": n}, mine) for n in range(1, 301)])
+    assert {p.receivers for p in published} == {1}  # only the process alice is on was subscribed
+    alice.wait_for("test_event", lambda d: d["n"] == 300)
+    shared = emit_many([("test_event", {"n": n}, tenant_room(world.acme.pk)) for n in range(1, 11)])
+    assert {p.receivers for p in shared} == {2}
+    for client in (alice, bob):
+        client.wait_for("test_event", lambda d: d["n"] == 10 and d["_meta"]["room"].startswith("tenant:"))
+    after = counters_per_process(cluster, time.time())
+    received = {
+        pid: after[pid].get("events_received", 0) - before[pid].get("events_received", 0)
+        for pid in (one.proc.popen.pid, two.proc.popen.pid)
+    }
+    assert received == {one.proc.popen.pid: 310, two.proc.popen.pid: 10}
+    assert [d["n"] for d in bob.received("test_event")] == list(range(1, 11))
+    # each process subscribes to its members' rooms: user, tenant (and what else the welcome joins)
+    assert after[one.proc.popen.pid]["rooms"] >= 2 and after[two.proc.popen.pid]["rooms"] >= 2
