@@ -27,7 +27,7 @@ from django.db import transaction
 from redis.exceptions import NoScriptError, ResponseError
 
 from realtime import contract, eventlog, metrics
-from realtime.redis import async_client, sync_client
+from realtime.redis import async_client, is_cluster, sync_client
 
 log = logging.getLogger(__name__)
 # One line per published event (event, room, namespace, seq, and the request/job ids the log
@@ -182,6 +182,8 @@ def _send(items: list[_Prepared]) -> list[eventlog.Published]:
 def _publish_chunk(chunk: list[_Prepared], counters: list[tuple]) -> tuple[list, Exception | None]:
     """The script's replies for `chunk` (fewer if the connection broke), and the failure if any."""
     client = sync_client()
+    if is_cluster():
+        return _publish_chunk_cluster(client, chunk, counters)
     try:
         results = _round_trip(client, [item.command for item in chunk] + counters)[: len(chunk)]
     except _Broken as broken:
@@ -199,6 +201,29 @@ def _publish_chunk(chunk: list[_Prepared], counters: list[tuple]) -> tuple[list,
     except Exception as exc:
         return results[:missing], exc
     return results[:missing] + retried, None
+
+
+def _publish_chunk_cluster(client: Any, chunk: list[_Prepared], counters: list[tuple]) -> tuple[list, Exception | None]:
+    """`_publish_chunk` on a Redis Cluster: redis-py's cluster pipeline sends each node its
+    commands (a room's events all go to the node of the room's slot, in order). A node whose
+    script cache is empty answers NOSCRIPT to all of its events (none was published): those are
+    sent again with EVAL, in order."""
+    try:
+        pipe = client.pipeline(transaction=False)
+        for command in [item.command for item in chunk] + counters:
+            pipe.execute_command(*command)
+        results = pipe.execute(raise_on_error=False)[: len(chunk)]
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            pipe = client.pipeline(transaction=False)
+            for i in missing:
+                pipe.execute_command("EVAL", eventlog.PUBLISH_SCRIPT, *chunk[i].command[2:])
+            for i, result in zip(missing, pipe.execute(raise_on_error=False), strict=True):
+                results[i] = result
+    except Exception as exc:  # the cluster could not be reached: nothing is known to be published
+        return [], exc
+    failure = next((r for r in results if isinstance(r, Exception)), None)
+    return results, failure
 
 
 def _batch_failed(

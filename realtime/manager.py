@@ -18,7 +18,7 @@ import socketio
 from redis import exceptions as redis_exceptions
 
 from realtime import contract, eventlog, metrics
-from realtime.delivery.subscriptions import Subscriptions
+from realtime.delivery import subscriptions
 from realtime.fastpath import FastDeliveryMixin
 from realtime.redis import async_client, realtime_url
 
@@ -43,7 +43,7 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
         for alias, canonical in self._canonical.items():
             self._aliases.setdefault(canonical, []).append(alias)
         # Per-room channels (issue 11): subscribed while a room has local members or joins under way.
-        self.subscriptions = Subscriptions(realtime_url, self._catch_up_room_with_retries)
+        self.subscriptions = subscriptions.make(realtime_url, self._catch_up_room_with_retries)
         self._joining: dict[tuple[str, str], int] = {}
 
     async def _handle_emit(self, message: dict) -> None:

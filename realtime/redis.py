@@ -17,6 +17,8 @@ _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = w
 _blocking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
+# A Redis Cluster client (REALTIME_REDIS_CLUSTER): health checks are per node connection there too.
+CLUSTER_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 BLOCKING_SOCKET_TIMEOUT = 15  # blocking_client(): its commands block for at most 5 s (XREAD BLOCK)
 
 
@@ -26,13 +28,20 @@ def realtime_url() -> str:
     return settings.REALTIME_REDIS_URL or settings.REDIS_URL
 
 
+def is_cluster() -> bool:
+    return settings.REALTIME_REDIS_CLUSTER
+
+
 def sync_client() -> redis.Redis:
     """Thread-safe (a connection pool) and fork-safe (redis-py resets the pool in a child)."""
     global _sync
     if _sync is None:
         with _lock:
             if _sync is None:
-                _sync = redis.Redis.from_url(realtime_url(), **CLIENT_OPTIONS)
+                if is_cluster():
+                    _sync = redis.RedisCluster.from_url(realtime_url(), **CLUSTER_OPTIONS)
+                else:
+                    _sync = redis.Redis.from_url(realtime_url(), **CLIENT_OPTIONS)
     return _sync
 
 
@@ -40,6 +49,11 @@ def async_client() -> aioredis.Redis:
     """An asyncio client bound to the running loop (asyncio connections can't cross loops)."""
     loop = asyncio.get_running_loop()
     client = _async.get(loop)
+    if client is None and is_cluster():
+        client = aioredis.RedisCluster.from_url(
+            realtime_url(), max_connections=settings.REALTIME_REDIS_POOL_SIZE, **CLUSTER_OPTIONS
+        )
+        _async[loop] = client
     if client is None:
         # A blocking pool: a burst of connecting clients waits for a free connection instead of
         # failing with MaxConnectionsError.
@@ -62,6 +76,12 @@ def blocking_client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _blocking.get(loop)
     if client is None:
+        if is_cluster():
+            client = aioredis.RedisCluster.from_url(
+                realtime_url(), **{**CLUSTER_OPTIONS, "socket_timeout": BLOCKING_SOCKET_TIMEOUT}
+            )
+            _blocking[loop] = client
+            return client
         # Its reads wait up to the command's BLOCK on purpose: the socket timeout must outlast it
         # by far, or a busy loop turns a normal empty XREAD into a TimeoutError (issue 21).
         client = aioredis.Redis.from_url(

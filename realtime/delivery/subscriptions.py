@@ -81,7 +81,7 @@ class Subscriptions:
             self._wanted[channel] = key
             metrics.incr(SUBSCRIBES)
             metrics.adjust(ROOMS_SUBSCRIBED, 1)
-            if channel in self._sent and not self._pending.get(channel):
+            if self._still_subscribed(channel):
                 # left and joined again before the UNSUBSCRIBE went out: it never will, and the
                 # subscription confirmed on this connection stands
                 ready.set_result(None)
@@ -110,6 +110,9 @@ class Subscriptions:
         metrics.incr(UNSUBSCRIBES)
         metrics.adjust(ROOMS_SUBSCRIBED, -1)
         self._changed(channel)
+
+    def _still_subscribed(self, channel: str) -> bool:
+        return channel in self._sent and not self._pending.get(channel)
 
     def _changed(self, channel: str) -> None:
         self._dirty.add(channel)
@@ -145,7 +148,7 @@ class Subscriptions:
                         if handled % MESSAGES_PER_TURN == 0:
                             await asyncio.sleep(0)  # let this turn's writes go out
                     elif kind in SUBSCRIBE_TYPES:
-                        await self._confirmation(message["channel"])
+                        await self._confirmation(message["channel"], self._pending)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -159,13 +162,13 @@ class Subscriptions:
                     sender.cancel()
                 await _close(pubsub, client)
 
-    async def _confirmation(self, raw: bytes | str) -> None:
+    async def _confirmation(self, raw: bytes | str, pending: dict[str, int]) -> None:
         channel = raw.decode() if isinstance(raw, bytes) else raw
-        left = self._pending.get(channel, 0) - 1
+        left = pending.get(channel, 0) - 1
         if left > 0:  # a later SUBSCRIBE of this channel is still to be answered
-            self._pending[channel] = left
+            pending[channel] = left
             return
-        self._pending.pop(channel, None)
+        pending.pop(channel, None)
         key = self._wanted.get(channel)
         if key is None:  # the broadcast channel, or a room no longer wanted
             return
@@ -214,3 +217,240 @@ async def _close(pubsub: aioredis.client.PubSub | None, client: aioredis.Redis |
             await closing.aclose()
         except Exception:  # noqa: S112 (already broken: nothing to release)
             continue
+
+
+# --- Redis Cluster: sharded pub/sub, one connection per shard --------------------------------------------
+
+
+class _Shard:
+    """One master's SSUBSCRIBE connection: the room channels of its slots (and, on one of them,
+    the broadcast channel, classic pub/sub: the cluster bus carries it to every node)."""
+
+    def __init__(self, name: str, host: str, port: int) -> None:
+        self.name, self.host, self.port = name, host, port
+        self.sent: set[str] = set()
+        self.pending: dict[str, int] = {}
+        self.dirty: set[str] = set()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.broadcast = False
+
+
+class ClusterSubscriptions(Subscriptions):
+    """`Subscriptions` on a Redis Cluster (REALTIME_REDIS_CLUSTER): a room channel is subscribed
+    with SSUBSCRIBE on the master that owns its slot, one connection per master. Each connection's
+    messages and confirmations go through one queue, in the order read, so a room's catch-up runs
+    after the events read before it. A slot that moves (Redis answers SUNSUBSCRIBE for it) or a
+    master that fails (its connection breaks) sends its channels to their owner in a fresh slot
+    map; the confirmation there is a re-subscription, and the room is caught up."""
+
+    def __init__(self, url: Callable[[], str], on_resubscribed: Callable[[RoomKey], Awaitable[None]]) -> None:
+        super().__init__(url, on_resubscribed)
+        self._route: dict[str, str] = {}  # channel -> shard name
+        self._shards: dict[str, _Shard] = {}
+        self._queue: asyncio.Queue | None = None
+        self._cluster: aioredis.RedisCluster | None = None
+
+    def _still_subscribed(self, channel: str) -> bool:
+        shard = self._shards.get(self._route.get(channel, ""))
+        return shard is not None and channel in shard.sent and not shard.pending.get(channel)
+
+    def _changed(self, channel: str) -> None:
+        if self._cluster is None:
+            return  # not listening yet: everything wanted is subscribed when it starts
+        shard = self._shard_for(channel)
+        if shard is not None:
+            shard.dirty.add(channel)
+            shard.wake.set()
+
+    def _shard_for(self, channel: str) -> _Shard | None:
+        name = self._route.get(channel)
+        if name is None:
+            assert self._cluster is not None
+            try:
+                node = self._cluster.get_node_from_key(channel)
+            except Exception as exc:  # the slot map is being refreshed: the next refresh routes it
+                log.warning("no cluster node for a room channel yet (%s)", exc.__class__.__name__)
+                return None
+            name = node.name
+            self._route[channel] = name
+            self._ensure_shard(name, node.host, node.port)
+        return self._shards.get(name)
+
+    def _ensure_shard(self, name: str, host: str, port: int) -> _Shard:
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._shards[name] = _Shard(name, host, port)
+            if not any(s.broadcast for s in self._shards.values()):
+                shard.broadcast = True
+            shard.task = asyncio.get_running_loop().create_task(self._run_shard(shard))
+        return shard
+
+    async def listen(self) -> AsyncIterator[dict]:
+        self._queue = asyncio.Queue()
+        retry_sleep = 1
+        while self._cluster is None:
+            try:
+                cluster = aioredis.RedisCluster.from_url(self._url())
+                await cluster.initialize()
+                await check_sharded_pubsub(cluster)
+                self._cluster = cluster
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("cannot reach the Redis Cluster (%s): retrying in %s s", exc, retry_sleep)
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, 60)
+        for node in self._cluster.get_primaries():
+            self._ensure_shard(node.name, node.host, node.port)
+        for channel in list(self._wanted):
+            self._changed(channel)
+        handled = 0
+        try:
+            while True:
+                kind, shard, message = await self._queue.get()
+                if kind == "message":
+                    metrics.incr(MESSAGES)
+                    yield message
+                    handled += 1
+                    if handled % MESSAGES_PER_TURN == 0:
+                        await asyncio.sleep(0)
+                elif kind == "confirmed":
+                    await self._confirmation(message, shard.pending)
+        finally:
+            for shard in self._shards.values():
+                if shard.task is not None:
+                    shard.task.cancel()
+            await self._cluster.aclose()
+
+    async def _run_shard(self, shard: _Shard) -> None:
+        retry_sleep = 0.2
+        while True:
+            client = pubsub = sender = None
+            try:
+                client = aioredis.Redis(host=shard.host, port=shard.port, socket_connect_timeout=2)
+                pubsub = client.pubsub(ignore_subscribe_messages=False)
+                channels = [ch for ch, name in self._route.items() if name == shard.name and ch in self._wanted]
+                shard.pending, shard.sent = dict.fromkeys(channels, 1), set(channels)
+                shard.dirty.clear()
+                if shard.broadcast:
+                    await pubsub.subscribe(broadcast_channel())
+                for channel in channels:  # one SSUBSCRIBE per channel: channels of several slots
+                    await pubsub.ssubscribe(channel)
+                sender = asyncio.create_task(self._send_shard_changes(shard, pubsub))
+                retry_sleep = 0.2
+                if not shard.broadcast and not channels:
+                    await pubsub.ping()  # something to listen to: listen() ends when nothing is subscribed
+                async for message in self._shard_messages(pubsub):
+                    kind = message.get("type")
+                    if kind in MESSAGE_TYPES:
+                        await self._queue.put(("message", shard, message))
+                    elif kind in SUBSCRIBE_TYPES:
+                        await self._queue.put(("confirmed", shard, message["channel"]))
+                    elif kind == "sunsubscribe":
+                        await self._lost(shard, message["channel"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cluster node %s: subscriptions lost (%s): following the slot map", shard.name, exc)
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, 5)
+                if await self._reroute():
+                    return  # this node no longer owns slots: its channels went elsewhere
+            finally:
+                if sender is not None:
+                    sender.cancel()
+                await _close(pubsub, client)
+
+    async def _shard_messages(self, pubsub: aioredis.client.PubSub) -> AsyncIterator[dict]:
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is not None:
+                yield message
+
+    async def _lost(self, shard: _Shard, raw: bytes | str) -> None:
+        """Redis unsubscribed a channel by itself: its slot moved to another node."""
+        channel = raw.decode() if isinstance(raw, bytes) else raw
+        if channel in shard.sent and channel in self._wanted:
+            shard.sent.discard(channel)
+            log.warning("cluster node %s gave up a room channel (slot moved): following it", shard.name)
+            self._route.pop(channel, None)
+            await self._refresh()
+            self._changed(channel)
+
+    async def _refresh(self) -> None:
+        assert self._cluster is not None
+        try:
+            await self._cluster.nodes_manager.initialize()
+        except Exception as exc:
+            log.warning("cannot refresh the cluster's slot map (%s)", exc.__class__.__name__)
+
+    async def _reroute(self) -> bool:
+        """Send every wanted channel to its owner in a fresh slot map. True when a shard whose
+        node owns nothing any more should stop (it was failed over)."""
+        await self._refresh()
+        assert self._cluster is not None
+        primaries = {node.name: node for node in self._cluster.get_primaries()}
+        for node in primaries.values():
+            self._ensure_shard(node.name, node.host, node.port)
+        for channel in list(self._wanted):
+            try:
+                owner = self._cluster.get_node_from_key(channel).name
+            except Exception:  # noqa: S112 (not covered yet: the next failure reroutes it)
+                continue
+            if self._route.get(channel) != owner:
+                old = self._shards.get(self._route.get(channel, ""))
+                if old is not None:
+                    old.sent.discard(channel)
+                self._route[channel] = owner
+                self._changed(channel)
+        stale = [name for name in self._shards if name not in primaries]
+        current = asyncio.current_task()
+        stop_me = False
+        for name in stale:
+            shard = self._shards.pop(name)
+            if shard.broadcast and self._shards:
+                heir = next(iter(self._shards.values()))
+                heir.broadcast = True
+                heir.dirty.add(broadcast_channel())
+                heir.wake.set()
+            if shard.task is current:
+                stop_me = True
+            elif shard.task is not None:
+                shard.task.cancel()
+        return stop_me
+
+    async def _send_shard_changes(self, shard: _Shard, pubsub: aioredis.client.PubSub) -> None:
+        while True:
+            await shard.wake.wait()
+            shard.wake.clear()
+            dirty, shard.dirty = shard.dirty, set()
+            if broadcast_channel() in dirty and shard.broadcast:
+                await pubsub.subscribe(broadcast_channel())
+            mine = [ch for ch in dirty if self._route.get(ch) == shard.name]
+            for channel in dirty:
+                if channel in shard.sent and (channel not in self._wanted or self._route.get(channel) != shard.name):
+                    shard.sent.discard(channel)
+                    await pubsub.sunsubscribe(channel)
+            for channel in mine:
+                if channel in self._wanted and channel not in shard.sent:
+                    shard.pending[channel] = shard.pending.get(channel, 0) + 1
+                    shard.sent.add(channel)
+                    await pubsub.ssubscribe(channel)
+
+
+async def check_sharded_pubsub(cluster: aioredis.RedisCluster) -> None:
+    """Fail clearly when the cluster's Redis has no sharded pub/sub (Redis < 7)."""
+    info = await cluster.info("server", target_nodes=aioredis.RedisCluster.RANDOM)
+    version = info.get("redis_version", "0")
+    if int(str(version).split(".")[0]) < 7:
+        raise RuntimeError(f"REALTIME_REDIS_CLUSTER needs Redis 7 (sharded pub/sub); the cluster runs {version}")
+
+
+def make(url: Callable[[], str], on_resubscribed: Callable[[RoomKey], Awaitable[None]]) -> Subscriptions:
+    """The subscriptions object for this deployment: sharded on a Redis Cluster."""
+    from django.conf import settings
+
+    if settings.REALTIME_REDIS_CLUSTER:
+        return ClusterSubscriptions(url, on_resubscribed)
+    return Subscriptions(url, on_resubscribed)
