@@ -67,7 +67,7 @@ def test_a_master_killed_mid_stream_loses_no_event_silently(world, on_cluster, c
     mine, theirs = user_room(world.alice.pk), user_room(world.charlie.pk)
     victim = on_cluster.owner_port(room_channel("/", mine))
     sent = {mine: 0, theirs: 0}
-    killed = False
+    killed, last_error = False, None
     deadline = time.monotonic() + 60
     while min(sent.values()) < 400 and time.monotonic() < deadline:
         if sent[mine] == 150 and not killed:
@@ -79,9 +79,10 @@ def test_a_master_killed_mid_stream_loses_no_event_silently(world, on_cluster, c
             try:
                 emit("test_event", {"n": sent[room] + 1, "source": "stream"}, room=room, on_commit=False)
                 sent[room] += 1
-            except EmitError:
+            except EmitError as exc:
+                last_error = exc
                 time.sleep(0.05)  # the room's master is down until its replica takes over: a job's retry pace
-    assert min(sent.values()) == 400, f"the replica did not take over within 60 s: {sent}"
+    assert min(sent.values()) == 400, f"the replica did not take over within 60 s: {sent} {last_error}"
     for client, room in ((alice, mine), (charlie, theirs)):
         client.wait_for("test_event", lambda d, room=room: d["n"] == 400 and d["_meta"]["room"] == room, timeout=60)
         got = numbers(client, room)

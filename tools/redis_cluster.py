@@ -143,7 +143,14 @@ def start(data_dir: Path, *, masters: int = 3, replicas: int = 1) -> RedisCluste
     cluster = RedisCluster(nodes, cli, server, masters, replicas)
     try:
         for node in nodes:
-            node.start(server)
+            for attempt in range(5):  # a port found free can be taken before redis-server binds it
+                try:
+                    node.start(server)
+                    break
+                except RuntimeError:
+                    if attempt == 4:
+                        raise
+                    node.port = cluster_port(taken)
         create = [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes)]
         create += ["--cluster-replicas", str(replicas), "--cluster-yes"]
         subprocess.run(create, check=True, capture_output=True, text=True, timeout=60)

@@ -295,6 +295,7 @@ class ClusterSubscriptions(Subscriptions):
                 await cluster.initialize()
                 await check_sharded_pubsub(cluster)
                 self._cluster = cluster
+                log.info("room channels on the Redis Cluster: %s masters", len(cluster.get_primaries()))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -330,6 +331,9 @@ class ClusterSubscriptions(Subscriptions):
             try:
                 client = aioredis.Redis(host=shard.host, port=shard.port, socket_connect_timeout=2)
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
+                # connected before anything else sends on it: two senders racing to connect an
+                # unconnected PubSub would each open a connection of their own
+                await pubsub.connect()
                 channels = [ch for ch, name in self._route.items() if name == shard.name and ch in self._wanted]
                 shard.pending, shard.sent = dict.fromkeys(channels, 1), set(channels)
                 shard.dirty.clear()
@@ -338,9 +342,8 @@ class ClusterSubscriptions(Subscriptions):
                 for channel in channels:  # one SSUBSCRIBE per channel: channels of several slots
                     await pubsub.ssubscribe(channel)
                 sender = asyncio.create_task(self._send_shard_changes(shard, pubsub))
+                log.info("cluster node %s: %s room channels subscribed", shard.name, len(channels))
                 retry_sleep = 0.2
-                if not shard.broadcast and not channels:
-                    await pubsub.ping()  # something to listen to: listen() ends when nothing is subscribed
                 async for message in self._shard_messages(pubsub):
                     kind = message.get("type")
                     if kind in MESSAGE_TYPES:
@@ -421,6 +424,16 @@ class ClusterSubscriptions(Subscriptions):
         return stop_me
 
     async def _send_shard_changes(self, shard: _Shard, pubsub: aioredis.client.PubSub) -> None:
+        try:
+            await self._send_shard_changes_forever(shard, pubsub)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # the shard's reader sees the broken connection too, and subscribes again on its next one
+            log.warning("cluster node %s: cannot change subscriptions (%s)", shard.name, exc)
+            await _close(pubsub, None)
+
+    async def _send_shard_changes_forever(self, shard: _Shard, pubsub: aioredis.client.PubSub) -> None:
         while True:
             await shard.wake.wait()
             shard.wake.clear()
