@@ -94,6 +94,7 @@ class Stack:
 
     def __init__(self, tree: Tree, tmp: Path, n: int, redis_env: dict[str, str], counters_url: str) -> None:
         self.tree, self.n, self.counters_url = tree, n, counters_url
+        self.cluster = redis_env.get("REALTIME_REDIS_CLUSTER") == "1"
         db = tmp / f"{tree.name}-{n}.sqlite3"
         self.env = dict(
             os.environ,
@@ -141,7 +142,7 @@ class Stack:
         """pid -> the process's last published counters, each fresher than the call."""
         import redis
 
-        conn = redis.Redis.from_url(self.counters_url)
+        conn = (redis.RedisCluster if self.cluster else redis.Redis).from_url(self.counters_url)
         pids, since = {p.pid for p in self.procs}, time.time()
         deadline = time.monotonic() + 15
         while True:
