@@ -91,3 +91,26 @@ def test_a_master_killed_mid_stream_loses_no_event_silently(world, on_cluster, c
         else:
             assert got == list(range(1, 401))
         assert client.duplicates == 0
+
+
+def test_a_room_whose_slot_moves_keeps_delivering(world, on_cluster, cluster_factory, connect):
+    """The room's slot moves to another master while alice is in it (CLUSTER SETSLOT, as
+    `redis-cli --cluster reshard` does): the old master unsubscribes the server (SUNSUBSCRIBE),
+    which subscribes on the new owner and catches the room up."""
+    from redis.crc import key_slot
+
+    servers = cluster_factory(1, **cluster_env(on_cluster))
+    alice = connect(world.token(world.alice), url=servers.servers[0].url)
+    mine = user_room(world.alice.pk)
+    emit_many([("test_event", {"n": n, "source": "stream"}, mine) for n in range(1, 51)])
+    alice.wait_for("test_event", lambda d: d["n"] == 50)
+    slot = key_slot(room_channel("/", mine).encode())
+    owner = on_cluster.slot_owner_port(slot)
+    target = next(p for p in on_cluster.master_ports() if p != owner)
+    on_cluster.move_slot(slot, target)
+    assert on_cluster.slot_owner_port(slot) == target
+    for n in range(51, 101):
+        emit("test_event", {"n": n, "source": "stream"}, room=mine, on_commit=False)
+    alice.wait_for("test_event", lambda d: d["n"] == 100, timeout=30)
+    assert numbers(alice, mine) == list(range(1, 101))
+    assert alice.duplicates == 0 and not alice.resyncs

@@ -124,6 +124,32 @@ class RedisCluster:
                 raise RuntimeError("the Redis Cluster did not become ok")
             time.sleep(0.1)  # the nodes gossip on their own clock: poll
 
+    def slot_owner_port(self, slot: int) -> int:
+        import redis
+
+        for start_, end, master, *_ in redis.Redis(port=self.master_ports()[0]).cluster("slots"):
+            if start_ <= slot <= end:
+                return int(master[1])
+        raise LookupError(f"slot {slot} is not covered")
+
+    def move_slot(self, slot: int, to_port: int) -> None:
+        """Move one slot (and its keys) to the master on `to_port`, as `redis-cli --cluster
+        reshard` does it: IMPORTING / MIGRATING, MIGRATE of its keys, SETSLOT NODE everywhere."""
+        import redis
+
+        src_port = self.slot_owner_port(slot)
+        src, dst = redis.Redis(port=src_port), redis.Redis(port=to_port)
+        src_id, dst_id = src.cluster("myid"), dst.cluster("myid")
+        src_id = src_id.decode() if isinstance(src_id, bytes) else src_id
+        dst_id = dst_id.decode() if isinstance(dst_id, bytes) else dst_id
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            src.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
+        for port in self.master_ports():
+            redis.Redis(port=port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+        self.wait_ok()
+
     def flushall(self) -> None:
         import redis
 
