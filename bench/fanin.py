@@ -95,7 +95,7 @@ class Stack:
     def __init__(self, tree: Tree, tmp: Path, n: int, redis_env: dict[str, str], counters_url: str) -> None:
         self.tree, self.n, self.counters_url = tree, n, counters_url
         self.cluster = redis_env.get("REALTIME_REDIS_CLUSTER") == "1"
-        db = tmp / f"{tree.name}-{n}.sqlite3"
+        db = tmp / f"{tree.name}-{n}-{len(list(tmp.glob('*.sqlite3')))}.sqlite3"  # one per stack
         self.env = dict(
             os.environ,
             DEBUG="1",
