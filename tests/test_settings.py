@@ -39,3 +39,12 @@ def test_it_refuses_a_negative_step_pace_at_start_up():
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured: PROVISIONING_STEP_SECONDS must be a finite number of seconds" in result.stderr
+
+
+def test_it_refuses_a_cluster_flag_without_a_cluster_url_at_start_up():
+    code = "from django.conf import settings; settings.REALTIME_REDIS_CLUSTER"
+    result = python(code, REALTIME_REDIS_CLUSTER="1", REALTIME_REDIS_URL="")
+    assert result.returncode != 0
+    assert "REALTIME_REDIS_CLUSTER=1 needs REALTIME_REDIS_URL" in result.stderr
+    fine = python(code, REALTIME_REDIS_CLUSTER="1", REALTIME_REDIS_URL="redis://127.0.0.1:7000/0")
+    assert fine.returncode == 0, fine.stderr
