@@ -54,3 +54,25 @@ def test_a_process_without_members_reads_none_of_a_rooms_events(world, cluster, 
     assert [d["n"] for d in bob.received("test_event")] == list(range(1, 11))
     # each process subscribes to its members' rooms: user, tenant (and what else the welcome joins)
     assert after[one.proc.popen.pid]["rooms"] >= 2 and after[two.proc.popen.pid]["rooms"] >= 2
+
+
+def test_a_fresh_process_welcomes_a_burst_of_connections_to_one_room(world, request):
+    """The first connections of a new process arrive while its pub/sub connection is being made:
+    their rooms are subscribed once it is up (bench/run.py's 100 clients found it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from realtime.client import RealtimeClient
+    from realtime.emit import emit
+    from testing.processes import start_server
+
+    server = start_server()
+    request.addfinalizer(server.proc.stop)
+    token = world.token(world.alice)
+    clients = [RealtimeClient(server.url, token=token) for _ in range(20)]
+    for client in clients:
+        request.addfinalizer(client.disconnect)
+    with ThreadPoolExecutor(20) as pool:
+        list(pool.map(lambda c: c.connect().wait_for("connected", timeout=20), clients))
+    emit("test_event", {"n": 1}, room=user_room(world.alice.pk), on_commit=False)
+    for client in clients:
+        client.wait_for("test_event", lambda d: d["n"] == 1)

@@ -136,6 +136,8 @@ class Subscriptions:
                 self._dirty.clear()
                 await pubsub.subscribe(*channels)
                 self._wake = asyncio.Event()
+                if self._dirty:  # rooms wanted (or left) while this connection was being made
+                    self._wake.set()
                 sender = asyncio.create_task(self._send_changes(pubsub))
                 retry_sleep = 1
                 handled = 0
