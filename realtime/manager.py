@@ -152,6 +152,9 @@ class RealtimeManager(FastDeliveryMixin, socketio.AsyncRedisManager):
     def _release_room(self, key: tuple[str, str]) -> None:
         if key not in self._joining and not self._has_local_members(*key):
             self.subscriptions.discard(key)
+            # nothing to keep continuous any more (and no event of it arrives to say so)
+            self._last.pop(key, None)
+            self._refilled.pop(key, None)
 
     async def _catch_up_room_with_retries(self, key: tuple[str, str]) -> None:
         """After a room's subscription was confirmed again: bring the room up to its head in
