@@ -73,12 +73,14 @@ class RedisCluster:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+        """A live node's URL (a test may have killed the first one)."""
+        live = next(n for n in self.nodes if n.popen is not None and n.popen.poll() is None)
+        return f"redis://127.0.0.1:{live.port}/0"
 
     def client(self):
         import redis
 
-        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port)
+        return redis.RedisCluster.from_url(self.url)
 
     def master_ports(self) -> list[int]:
         import redis
