@@ -1,7 +1,8 @@
 """A small Python client for our server (python-socketio underneath) that does the bookkeeping
 of at-least-once delivery: it remembers the last sequence number and epoch it saw per room,
 sends them when it (re)connects so the server replays what it missed, drops duplicates, and
-records `resync_required` so the caller reloads state over HTTP.
+records `resync_required` so the caller reloads state over HTTP. Events are handled one at a
+time, in the order the server sent them (see `InOrder`).
 
     client = RealtimeClient("http://localhost:8000", token=jwt)
     client.on("agent_progress", handler)         # handler(data) gets each event once
@@ -12,6 +13,7 @@ records `resync_required` so the caller reloads state over HTTP.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import defaultdict
@@ -31,6 +33,69 @@ META = "_meta"
 MAX_PACKETS_PER_POLL = 10_000
 if eio_payload.Payload.max_decode_packets < MAX_PACKETS_PER_POLL:
     eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POLL
+
+
+class Serial:
+    """Runs callables one at a time, in the order given, on one thread that exits when idle."""
+
+    IDLE_EXIT_SECONDS = 5.0
+
+    def __init__(self, name: str, on_error: Callable[[], None]) -> None:
+        self._name = name
+        self._on_error = on_error
+        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            self._queue.put((fn, args))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name=self._name, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                fn, args = self._queue.get(timeout=self.IDLE_EXIT_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._running = False
+                        return
+                continue
+            try:
+                fn(*args)
+            except Exception:  # as python-engineio's thread per message would: log it, go on
+                self._on_error()
+
+
+class InOrder:
+    """python-socketio's handling of Engine.IO messages, one at a time, in arrival order.
+
+    python-engineio's threaded client starts a thread per received message
+    (`_trigger_event('message', ..., run_async=True)`), so two events that arrive together can be
+    handled in either order: a room's seq 9 before its seq 8, and 8 then dropped as a duplicate
+    (found by tests/test_fault_outbox.py, where the outbox relay publishes a burst). Installed on
+    the client's public `start_background_task`: the message handler goes to one `Serial`; every
+    other task (the read and write loops) starts as before. A handler that blocked on `call()`
+    there would wait for an ack queued behind it, so `RealtimeClient.on` handlers run on a
+    `Serial` of their own."""
+
+    def __init__(self, eio: Any) -> None:
+        self._eio = eio
+        self._spawn = eio.start_background_task
+        self._serial = Serial("realtime-client-messages", self._log_error)
+        eio.start_background_task = self.start_background_task
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if kwargs or target != self._eio.handlers.get("message"):
+            return self._spawn(target, *args, **kwargs)
+        self._serial.submit(target, *args)
+        return None
+
+    def _log_error(self) -> None:
+        self._eio.logger.exception("message handler error")
 
 
 # The client events that join or leave a room (their ack carries the room).
@@ -61,6 +126,8 @@ class RealtimeClient:
         self.path = path
         self.transports = transports
         self.sio = socketio.Client(reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=1)
+        InOrder(self.sio.eio)
+        self._callbacks = Serial("realtime-client-handlers", lambda: self.sio.logger.exception("event handler error"))
         self.positions: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # ns -> room -> {seq, epoch}
         self.events: list[tuple[str, str, Any]] = []  # (namespace, event, data), after dedupe
         self.duplicates = 0
@@ -156,7 +223,7 @@ class RealtimeClient:
             self.events.append((ns, event, data))
             self._cond.notify_all()
         for fn in self._handlers.get(event, []):
-            fn(data)
+            self._callbacks.submit(fn, data)
 
     # --- use ---------------------------------------------------------------------------------------
 
