@@ -96,15 +96,48 @@ def user_for_jwt(token: str) -> tuple[Any, TokenClaims]:
     the realtime connection path share. Refused (TokenError) when the token is invalid, its user
     is gone or disabled, its tenant is not the user's tenant, or it was issued before the user's
     JWT cutoff (accounts.models.JwtCutoff: "Revoke JWTs")."""
+    result = users_for_jwts([token])[0]
+    if isinstance(result, TokenError):
+        raise result
+    return result
+
+
+def users_for_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenError]:
+    """`user_for_jwt` for many tokens at once, with one database query for all their users (a
+    reconnect storm's handshakes are checked in batches: realtime.auth). One answer per token, in
+    order: (user, claims), or the TokenError that refuses it."""
     from django.contrib.auth import get_user_model
 
-    claims = decode_jwt(token)
-    user = (
-        get_user_model()
-        .objects.select_related("profile", "jwt_cutoff")
-        .filter(pk=claims.user_id, is_active=True)
-        .first()
+    decoded: list[TokenClaims | TokenError] = []
+    for token in tokens:
+        try:
+            decoded.append(decode_jwt(token))
+        except TokenError as exc:
+            decoded.append(exc)
+    ids = {claims.user_id for claims in decoded if isinstance(claims, TokenClaims)}
+    users = (
+        {
+            u.pk: u
+            for u in get_user_model().objects.select_related("profile", "jwt_cutoff").filter(pk__in=ids, is_active=True)
+        }
+        if ids
+        else {}
     )
+    results: list[tuple[Any, TokenClaims] | TokenError] = []
+    for claims in decoded:
+        if isinstance(claims, TokenError):
+            results.append(claims)
+            continue
+        try:
+            results.append((check_user(users.get(claims.user_id), claims), claims))
+        except TokenError as exc:
+            results.append(exc)
+    return results
+
+
+def check_user(user: Any, claims: TokenClaims) -> Any:
+    """What a valid token's user must be (the user loaded by id, active, with its profile and JWT
+    cutoff; None when not found)."""
     if user is None:
         raise TokenError("unknown_user", "the token's user does not exist or is disabled")
     cutoff = getattr(user, "jwt_cutoff", None)
@@ -114,4 +147,4 @@ def user_for_jwt(token: str) -> tuple[Any, TokenClaims]:
     profile = getattr(user, "profile", None)
     if claims.tenant_id is not None and claims.tenant_id != (profile.tenant_id if profile else None):
         raise TokenError("invalid_token", "token tenant does not match the user's tenant")
-    return user, claims
+    return user

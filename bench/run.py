@@ -272,6 +272,7 @@ def start_stack(name: str, env: Env) -> Stack:
         stack.emitter_room = env.alice_room  # type: ignore[attr-defined]
         stack.system_cpu = env.system_cpu
         stack.emitter_log = env.tmp / f"{name}-emitter.log"
+        stack.server_cwd, stack.server_env = tree, senv  # type: ignore[attr-defined]
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         return stack
     if name == "socketio":
@@ -289,6 +290,7 @@ def start_stack(name: str, env: Env) -> Stack:
     proc = subprocess.Popen(pinned(env.server_cpu, argv), cwd=BENCH, env=base_env, stdout=logf, stderr=logf)
     stack = Stack(name, proc, port, "/socket.io/", emitter, base_env, system_cpu=env.system_cpu)
     stack.emitter_log = env.tmp / f"{name}-emitter.log"
+    stack.server_cwd, stack.server_env = BENCH, base_env  # type: ignore[attr-defined]
     wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
     return stack
 
@@ -487,8 +489,82 @@ def idle(stack: Stack, env: Env, clients: int) -> dict:
         "held": held,
         "rss_per_conn_kb": (after - before) / held if held else None,
         "connect_ms": load.hello["connect_ms"],
+        "conn_per_s": load.hello["ready"] * 1000 / load.hello["connect_ms"] if load.hello["connect_ms"] else None,
         "rss_mb": after / 1024,
     }
+
+
+def storm(stack: Stack, env: Env, clients: int, rate: float) -> dict:
+    """The reconnect storm (issue 16): `clients` connections (testing/storm_clients.mjs:
+    socket.io-client's default backoff with jitter, each back with its `last_seen`) while the
+    stack's emitter sends `rate` events/s to their room; the server is killed (-9) and started
+    again on the same port, as `make run`'s supervisor does. Figures: time from the restart until
+    99 % and 100 % of the clients are welcomed back and caught up, events lost (gaps and
+    duplicates in each room's sequence numbers; ours only: Node's events carry none and it has no
+    replay), resyncs, and the server's RSS at the end."""
+    ours = stack.name.startswith("ours")
+    argv = ["node", str(BASE / "testing" / "storm_clients.mjs"), "--url", f"http://127.0.0.1:{stack.port}"]
+    argv += ["--clients", str(clients), "--tokens", stack.token or "-", "--timeout-ms", "180000"]
+    argv += ["--event", stack.event, "--ready-event", stack.ready_event]
+    load = subprocess.Popen(
+        pinned(env.client_cpu, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+
+    def command(line: str | None) -> dict:
+        if line is not None:
+            load.stdin.write(line + "\n")
+            load.stdin.flush()
+        answer = load.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"storm clients exited ({load.wait()})")
+        return json.loads(answer)
+
+    events = int(rate * 120)  # more than the round lasts; the emitter is stopped after the restart
+    emitter_argv = [*stack.emitter, str(events), str(rate)] + ([stack.emitter_room] if ours else [])  # type: ignore[attr-defined]
+    emitter = None
+    try:
+        hello = command(None)
+        log(f"{stack.name} storm: {hello['ready']} connected in {hello['connect_ms']} ms")
+        with open(stack.emitter_log or os.devnull, "ab") as err:
+            emitter = subprocess.Popen(
+                pinned(stack.system_cpu, emitter_argv), cwd=BASE, env=stack.env, stdout=subprocess.DEVNULL, stderr=err
+            )
+        time.sleep(2)  # events flowing for a while before the kill (a period of load, not a sync)
+        argv_server, cwd = stack.server.args, stack.server_cwd  # type: ignore[attr-defined]
+        stack.server.kill()
+        stack.server.wait(10)
+        command("mark kill")
+        logf = open(env.tmp / f"{stack.name}.log", "ab")  # noqa: SIM115 (lives with the process)
+        stack.server = subprocess.Popen(argv_server, cwd=cwd, env=stack.server_env, stdout=logf, stderr=logf)  # type: ignore[attr-defined]
+        wait_http(
+            f"http://127.0.0.1:{stack.port}{'/healthz' if ours else '/socket.io/?EIO=4&transport=polling'}",
+            stack.server,
+        )
+        command("mark restart")
+        time.sleep(2)  # events keep flowing while the clients come back
+        emitter.terminate()
+        emitter.wait(10)
+        heads = {}
+        if ours:
+            import redis
+
+            conn = redis.Redis.from_url(env.redis_url)
+            user_room = stack.emitter_room  # type: ignore[attr-defined]
+            seq = conn.hget(f"rt:state:{{/|{user_room}}}", "seq")
+            heads[user_room] = int(seq or 0)
+        result = command("expect " + json.dumps(heads))
+        result["rss_mb"] = rss_kb(stack.server.pid) / 1024
+        result["connect_ms"] = hello["connect_ms"]
+    finally:
+        if emitter is not None and emitter.poll() is None:
+            emitter.kill()
+        load.stdin.close()
+        try:
+            load.wait(30)
+        except subprocess.TimeoutExpired:
+            load.kill()
+    log(f"{stack.name} storm: {result}")
+    return result
 
 
 PROGRESS_CODE = """
@@ -597,15 +673,41 @@ def table(results: dict[str, dict], opts: argparse.Namespace) -> str:
                 lines.append(
                     f"| latency {p} ms, {rate:.0f} ev/s x {opts.latency_clients} clients | " + " | ".join(row) + " |"
                 )
-    if "idle" not in opts.skip:
-        row, row2 = [], []
+    for n in [] if "idle" in opts.skip else opts.idle_counts:
+        key = f"idle{n}"
+        rows: dict[str, list[str]] = {"held": [], "rate": [], "rss": []}
         for s in stacks:
-            r = results[s].get("idle")
-            row.append(fmt(r and r["held"]) + ratio(r and r["held"], (node.get("idle") or {}).get("held")))
-            v = r and r["rss_per_conn_kb"]
-            row2.append(fmt(v, ".1f") + ratio(v, (node.get("idle") or {}).get("rss_per_conn_kb")))
-        lines.append(f"| idle connections held (of {opts.idle}), one process | " + " | ".join(row) + " |")
-        lines.append("| RSS per idle connection, KiB | " + " | ".join(row2) + " |")
+            r = results[s].get(key) or {}
+            nr = node.get(key) or {}
+            rows["held"].append(fmt(r.get("held")) + ratio(r.get("held"), nr.get("held")))
+            rows["rate"].append(fmt(r.get("conn_per_s")) + ratio(r.get("conn_per_s"), nr.get("conn_per_s")))
+            rows["rss"].append(
+                fmt(r.get("rss_per_conn_kb"), ".1f") + ratio(r.get("rss_per_conn_kb"), nr.get("rss_per_conn_kb"))
+            )
+        lines.append(f"| idle connections held (of {n}), one process | " + " | ".join(rows["held"]) + " |")
+        lines.append(f"| connections opened per second, {n} (200 at a time, JWT) | " + " | ".join(rows["rate"]) + " |")
+        lines.append(f"| RSS per idle connection, KiB, {n} | " + " | ".join(rows["rss"]) + " |")
+    if "storm" not in opts.skip:
+        labels = {
+            "back_p99_ms": "99 % back (welcomed) after the restart, ms",
+            "back_all_ms": "100 % back after the restart, ms",
+            "caught_up_all_ms": "100 % back and caught up after the restart, ms",
+            "lost": "events lost (gaps + duplicates in a room's sequence)",
+            "resyncs": "resync_required received",
+            "rss_mb": "server RSS at the end, MiB",
+        }
+        for key, label in labels.items():
+            row = []
+            for s in stacks:
+                r = results[s].get("storm") or {}
+                v = r.get("gaps", 0) + r.get("duplicates", 0) if key == "lost" and r else r.get(key)
+                if key in ("lost", "resyncs") and not s.startswith("ours"):
+                    row.append("n/a (no replay)")
+                    continue
+                row.append(
+                    fmt(v) + ("" if key in ("lost", "resyncs") else ratio(v, (node.get("storm") or {}).get(key)))
+                )
+            lines.append(f"| storm, {opts.storm} clients, kill -9: {label} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -644,9 +746,13 @@ def main() -> None:
     )
     parser.add_argument("--latency-clients", type=int, default=100)
     parser.add_argument("--latency-events", type=int, default=500)
-    parser.add_argument("--idle", type=int, default=2000, help="idle connections to open (the target: 10000)")
+    parser.add_argument(
+        "--idle", default="2000", help="idle connections to open, a comma list for several rounds (e.g. 10000,20000)"
+    )
+    parser.add_argument("--storm", type=int, default=2000, help="clients of the reconnect-storm round (target: 10000)")
+    parser.add_argument("--storm-rate", type=float, default=2.0, help="events/s to their room during the storm")
     parser.add_argument("--reports", type=int, default=10000, help="progress reports of the tracker job")
-    parser.add_argument("--skip", default="", help="comma list of fanout,latency,idle,progress")
+    parser.add_argument("--skip", default="", help="comma list of fanout,latency,idle,storm,progress")
     parser.add_argument("--server-cpu", type=int, default=None, help="core for servers (default: the first)")
     parser.add_argument("--client-cpu", type=int, default=None, help="core for the load client (default: last)")
     parser.add_argument(
@@ -673,6 +779,7 @@ def main() -> None:
         opts.stacks.insert(opts.stacks.index("ours") + 1 if "ours" in opts.stacks else 0, f"ours@{opts.baseline}")
     opts.clients = [int(c) for c in opts.clients.split(",") if c]
     opts.skip = {s for s in opts.skip.split(",") if s}
+    opts.idle_counts = [int(n) for n in opts.idle.split(",") if n]
     opts.latency_rates = [float(r) for r in opts.latency_rates.split(",") if r]
     available = cpus()
     server_cpu = opts.server_cpu if opts.server_cpu is not None else available[0]
@@ -715,8 +822,23 @@ def main() -> None:
                         results[name][f"latency{rate:.0f}"] = latency(
                             stack, env, opts.latency_clients, opts.latency_events, rate, opts.runs
                         )
+                # Each idle round and the storm on a fresh server process: a process that already
+                # held N connections keeps the memory it grew (Python reuses it, the OS does not
+                # get it back), so a second round's RSS growth would read too low, and its
+                # clean-up of the last round's connections would slow the next one down.
+                fresh = bool(results[name])
                 if "idle" not in opts.skip and name != "ours-before":
-                    results[name]["idle"] = idle(stack, env, opts.idle)
+                    for n in opts.idle_counts:
+                        if fresh:
+                            stack.stop()
+                            stack = start_stack(name, env)
+                        results[name][f"idle{n}"] = idle(stack, env, n)
+                        fresh = True
+                if "storm" not in opts.skip and name != "ours-before":
+                    if fresh:
+                        stack.stop()
+                        stack = start_stack(name, env)
+                    results[name]["storm"] = storm(stack, env, opts.storm, opts.storm_rate)
             except Exception as exc:  # a stack that fails is reported, the others still run
                 log(f"{name} failed: {exc!r} (log: {tmp / (name + '.log')})")
             finally:

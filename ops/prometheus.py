@@ -35,6 +35,10 @@ PROCESS_COUNTERS = {
         "realtime_connections_capped_address",
         "Connections (Socket.IO and /ws/rooms/) refused: SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS reached",
     ),
+    "connections_shed": (
+        "realtime_connections_shed",
+        "New connections refused with 503 server_busy: SOCKETIO_MAX_PENDING_HANDSHAKES reached (a storm)",
+    ),
     "disconnections": ("realtime_disconnections", "Socket.IO disconnections"),
     "deliveries": ("realtime_deliveries", "Room events delivered to local clients"),
     "events_received": ("realtime_events_received", "Room events received from Redis pub/sub"),

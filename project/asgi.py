@@ -2,7 +2,10 @@
 
 `/socket.io/` and `/ws/socket.io/` (HTTP long-polling and WebSocket) go to the python-socketio
 server, behind Channels' cookie/session/auth middleware so a logged-in browser is known on
-connect. Other WebSocket paths go to Channels consumers; all other HTTP goes to Django."""
+connect (a request without a Cookie header skips that middleware: it has no session to find, and
+the middleware's scope copies and session wrapper cost every cookie-less connection, a JWT
+client's, time and memory). Other WebSocket paths go to Channels consumers; all other HTTP goes
+to Django."""
 
 import gc
 import os
@@ -17,14 +20,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from project.routing import websocket_urlpatterns  # noqa: E402
+from realtime.compat import daphne_protocol  # noqa: E402
 from realtime.server import match  # noqa: E402
+
+daphne_protocol.install()
 
 
 async def _socketio(scope, receive, send):
     return await match(scope["path"])(scope, receive, send)
 
 
-socketio_endpoint = AuthMiddlewareStack(_socketio)
+socketio_with_session = AuthMiddlewareStack(_socketio)
 
 
 class SocketIODispatch:
@@ -34,9 +40,14 @@ class SocketIODispatch:
         self.fallback = fallback
 
     async def __call__(self, scope, receive, send):
-        if match(scope.get("path", "")) is not None:
-            return await socketio_endpoint(scope, receive, send)
-        return await self.fallback(scope, receive, send)
+        app = match(scope.get("path", ""))
+        if app is None:
+            return await self.fallback(scope, receive, send)
+        if any(name == b"cookie" for name, _ in scope.get("headers", ())):
+            return await socketio_with_session(scope, receive, send)
+        # No cookie: no session, no user in scope. Called from here, not through a wrapper: each
+        # coroutine between daphne and the connection's read loop stays alive as long as it.
+        return await app(scope, receive, send)
 
 
 application = ProtocolTypeRouter(

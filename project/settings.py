@@ -170,6 +170,13 @@ SOCKETIO_MAX_CONNECTIONS_PER_USER: int = env.int("SOCKETIO_MAX_CONNECTIONS_PER_U
 SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS: int = env.int("SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS", default=500)
 if SOCKETIO_MAX_CONNECTIONS_PER_USER < 0 or SOCKETIO_MAX_CONNECTIONS_PER_ADDRESS < 0:
     raise ImproperlyConfigured("SOCKETIO_MAX_CONNECTIONS_PER_USER/_PER_ADDRESS must be 0 (off) or more")
+# Admission (realtime/admission.py): handshakes one server process works on at once (authenticate,
+# join rooms, replay, greet). Over it, a new connection is refused as retryable (HTTP 503,
+# `server_busy`, to a long-polling or WebSocket open) and clients retry on their backoff, so a
+# reconnect storm does not stall the connections already served. 0 turns it off.
+SOCKETIO_MAX_PENDING_HANDSHAKES: int = env.int("SOCKETIO_MAX_PENDING_HANDSHAKES", default=500)
+if SOCKETIO_MAX_PENDING_HANDSHAKES < 0:
+    raise ImproperlyConfigured("SOCKETIO_MAX_PENDING_HANDSHAKES must be 0 (off) or more")
 # Replay log: per-room Redis stream, bounded by length and by age.
 REPLAY_LOG_MAXLEN: int = env.int("REPLAY_LOG_MAXLEN", default=1000)
 REPLAY_LOG_MAX_AGE_SECONDS: int = env.int("REPLAY_LOG_MAX_AGE_SECONDS", default=24 * 3600)

@@ -1,6 +1,11 @@
 """Who is connecting: a JWT in `auth.token`, an API token in `?token=`, or the Django session.
 
-Every refusal carries a machine-readable code and a message the client can show."""
+Every refusal carries a machine-readable code and a message the client can show.
+
+A JWT handshake is checked in the database every time (the user exists, is active, its tenant;
+accounts.tokens), but not one query per handshake: handshakes that arrive while a check is under
+way wait for the next one, which checks all of them with one query (realtime.batching). Alone, a
+handshake is checked at once; in a reconnect storm, hundreds share a query and a thread hop."""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken, hash_api_token
-from accounts.tokens import TokenError, user_for_jwt
+from accounts.tokens import TokenClaims, TokenError, users_for_jwts
+from realtime.batching import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +94,20 @@ async def _from_jwt(token: Any) -> Identity:
     if not isinstance(token, str):
         raise Refused("invalid_token", "auth.token must be a string")
     try:
-        user, claims = await sync_to_async(user_for_jwt)(token)
+        user, claims = await _jwt_checks.submit(token)
     except TokenError as exc:
         raise Refused(exc.code, str(exc)) from exc
     return _identity(user, "jwt", expires_at=claims.expires_at, issued_at=claims.issued_at)
+
+
+MAX_JWT_BATCH = 500  # tokens checked by one query (its `IN (...)` list)
+
+
+async def _check_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenError]:
+    return await sync_to_async(users_for_jwts)(tokens)
+
+
+_jwt_checks: Batcher[str, tuple[Any, TokenClaims]] = Batcher("JWT checks", _check_jwts, MAX_JWT_BATCH)
 
 
 async def _from_api_token(raw: str) -> Identity:

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import NoScriptError
+
+from realtime.batching import Batcher
 
 EMITTER_HOST_ID = "realtime-emitter"
 STATE_TTL_SECONDS = 30 * 24 * 3600
@@ -169,19 +172,19 @@ async def read_position(redis, namespace: str, room: str) -> Position:
     return Position(int(seq or 0), epoch.decode() if epoch else None)
 
 
-async def ensure_position(redis, namespace: str, room: str) -> Position:
-    """The room's position, creating its state (a new epoch, seq 0) if it has none, so that a
-    client joining a room that never had an event still gets an epoch to come back with."""
-    seq, epoch = await redis.eval(
-        ENSURE_SCRIPT, 2, state_key(namespace, room), log_key(namespace, room), secrets.token_hex(6), STATE_TTL_SECONDS
-    )
-    return Position(int(seq), epoch.decode() if isinstance(epoch, bytes) else epoch)
-
-
 async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: str | None) -> Missed:
     """Events of the room after `since`. The log must reach back to since+1, in the same epoch,
     and not be older than the configured age; otherwise the client must resync."""
     head = await read_position(redis, namespace, room)
+    missed = _missed_before_reading(head, since, epoch)
+    if missed is not None:
+        return missed
+    entries = await redis.xrange(log_key(namespace, room), min=f"0-{since + 1}", max="+")
+    return _missed_from(head, since, entries)
+
+
+def _missed_before_reading(head: Position, since: int, epoch: str | None) -> Missed | None:
+    """What a client at (since, epoch) misses, when the room's head alone says it; else None."""
     if head.epoch is None:
         # Nothing was ever sent to this room (or its state is gone): a client that saw
         # something must reload; one that saw nothing has nothing to miss.
@@ -195,13 +198,70 @@ async def read_missed(redis, namespace: str, room: str, *, since: int, epoch: st
         return Missed([], "ahead_of_server", head)
     if since == head.seq:
         return Missed([], None, head)
-    entries = await redis.xrange(log_key(namespace, room), min=f"0-{since + 1}", max="+")
+    return None
+
+
+def _missed_from(head: Position, since: int, entries: list) -> Missed:
+    """The log's entries after `since` (XRANGE's answer), checked to reach back to since+1."""
     if not entries or _seq_of(entries[0][0]) != since + 1:
         return Missed([], "log_truncated", head)
     oldest_allowed_ms = (time.time() - settings.REPLAY_LOG_MAX_AGE_SECONDS) * 1000
     if int(entries[0][1][b"t"]) < oldest_allowed_ms:
         return Missed([], "log_expired", head)
     return Missed([json.loads(fields[b"m"]) for _, fields in entries], None, head)
+
+
+async def ensure_many(
+    redis, namespace: str, rooms: list[tuple[str, int | None, str | None]]
+) -> list[tuple[Position, Missed | None]]:
+    """For each (room, since, epoch): the room's position, creating its state (a new epoch, seq 0)
+    if it has none, so that a client joining a room that never had an event still gets an epoch to
+    come back with; and, when `since` is given, what the client missed (as `read_missed`).
+
+    One Redis round trip for all the rooms, shared with the other connections joining at the same
+    time (realtime.batching: one pipeline per batch). Per room the position is read first, then
+    the log: an event published in between is in the log but past the position, and the join's
+    hold-back drops it as a duplicate of the live event (realtime.delivery.joins)."""
+    return await _ensure_batches.submit((redis, namespace, rooms))
+
+
+async def _ensure_batch(requests: list[tuple[Any, str, list[tuple[str, int | None, str | None]]]]) -> list[Any]:
+    redis = requests[0][0]
+    async with redis.pipeline(transaction=False) as pipe:
+        for _, namespace, rooms in requests:
+            for room, since, _ in rooms:
+                keys = (state_key(namespace, room), log_key(namespace, room))
+                pipe.evalsha(ENSURE_SHA, 2, *keys, secrets.token_hex(6), STATE_TTL_SECONDS)
+                if since is not None:
+                    pipe.xrange(keys[1], min=f"0-{since + 1}", max="+")
+        raw = await pipe.execute(raise_on_error=False)
+    if any(isinstance(a, NoScriptError) for a in raw):  # a restarted Redis: load it, then once more
+        await redis.script_load(ENSURE_SCRIPT)
+        return await _ensure_batch(requests)
+    answers = iter(raw)
+    out: list[Any] = []
+    for _, _, rooms in requests:
+        joined: list[tuple[Position, Missed | None]] = []
+        failed: BaseException | None = None
+        for _, since, epoch in rooms:
+            position = next(answers)
+            entries = next(answers) if since is not None else None
+            if isinstance(position, BaseException) or isinstance(entries, BaseException):
+                failed = failed or (position if isinstance(position, BaseException) else entries)
+                continue
+            seq, head_epoch = position
+            head = Position(int(seq), head_epoch.decode() if isinstance(head_epoch, bytes) else head_epoch)
+            if since is None:
+                joined.append((head, None))
+                continue
+            missed = _missed_before_reading(head, since, epoch)
+            joined.append((head, missed if missed is not None else _missed_from(head, since, entries)))
+        out.append(failed if failed is not None else joined)
+    return out
+
+
+ENSURE_SHA = hashlib.sha1(ENSURE_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+_ensure_batches: Batcher = Batcher("room positions", _ensure_batch, max_batch=500)
 
 
 def read_recent(redis, namespace: str, room: str, *, limit: int) -> tuple[list[dict[str, Any]], Position]:

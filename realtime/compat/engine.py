@@ -28,6 +28,7 @@ dropped with a 200.
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import contextvars
 import json
@@ -42,7 +43,8 @@ from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 
 from project.internals import version
-from realtime import metrics
+from realtime import admission, metrics
+from realtime.compat import idle
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +171,31 @@ class RealtimeEngineServer(engineio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         use_websocket_class(self, ValidatingWebSocket)  # frames validated (or a warning, see there)
+        self._pingers: dict[asyncio.AbstractEventLoop, idle.Pinger] = {}
+        if self.async_mode == "asgi" and isinstance(getattr(self, "_async", None), dict):
+            # requests without a class made per request (realtime.compat.idle)
+            self._async = {**self._async, "translate_request": idle.translate_request}
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        if self.async_mode == "asgi" and not args and not kwargs:
+            return idle.LeanQueue()  # a socket's packet queue (realtime.compat.idle)
+        return super().create_queue(*args, **kwargs)
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        if idle.is_ping_task(target) and not args and not kwargs:
+            # a socket's next ping: one task per process sends them all (realtime.compat.idle)
+            loop = asyncio.get_running_loop()
+            pinger = self._pingers.get(loop)
+            if pinger is None:
+                pinger = self._pingers[loop] = idle.Pinger(self.ping_interval)
+            pinger.schedule(target.__self__)
+            return None
+        return super().start_background_task(target, *args, **kwargs)
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}
+        if len(args) >= 3 and _opens_session(scope) and admission.full():
+            return await _shed(scope, args[1], args[2])
         if scope.get("type") == "http" and len(args) >= 3 and _wants_jsonp(scope):
             # Legacy JSONP polling (`?j=N`) answers with a script to embed: off (issue 21).
             metrics.incr("bad_packets")
@@ -234,6 +258,42 @@ JSONP_REFUSED = {
     "headers": [("Content-Type", "application/json")],
     "response": json.dumps({"error": "JSONP long-polling is not supported", "code": "jsonp_not_supported"}).encode(),
 }
+
+
+SERVER_BUSY = {
+    "status": "503 SERVICE UNAVAILABLE",
+    "headers": [("Content-Type", "application/json"), ("Retry-After", "1")],
+    "response": json.dumps(
+        {"code": admission.REFUSED_CODE, "message": "the server is busy with other connections, retry shortly"}
+    ).encode(),
+}
+
+
+def _opens_session(scope: dict) -> bool:
+    """An Engine.IO open (no `sid` yet), not a request of an existing session."""
+    if scope.get("type") not in ("http", "websocket"):
+        return False
+    return b"sid=" not in scope.get("query_string", b"")
+
+
+async def _shed(scope: dict, receive: Any, send: Any) -> None:
+    """Refuse a new connection as retryable (realtime.admission), before any work for it."""
+    if scope["type"] == "websocket":
+        if (await receive()).get("type") == "websocket.connect":
+            # Closed before it is accepted: the upgrade is refused (daphne: 503), which
+            # socket.io-client takes as a failed attempt and retries on its backoff (a WebSocket
+            # accepted and then closed before Engine.IO's OPEN waits out the client's 20 s timeout).
+            await send({"type": "websocket.close", "code": admission.WEBSOCKET_SHED_CODE})
+        return
+    status, _, _ = SERVER_BUSY["status"].partition(" ")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": int(status),
+            "headers": [(k.lower().encode(), v.encode()) for k, v in SERVER_BUSY["headers"]],
+        }
+    )
+    await send({"type": "http.response.body", "body": SERVER_BUSY["response"]})
 
 
 def _wants_jsonp(scope: dict) -> bool:

@@ -41,6 +41,7 @@ with or a check of the internals it relies on fails (realtime.compat.guard, docs
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import struct
@@ -111,6 +112,47 @@ def deliver(socket: AsyncSocket, delivery: Delivery) -> None:
 
 
 LocalDelivery = Callable[[str, Any, str, "str | None", Any], Awaitable[None]]
+SendLogged = Callable[[str, str, dict], Awaitable[None]]
+
+REPLAY_CACHE_SIZE = 4096  # encoded logged events kept for the next connections replaying them
+
+
+def logged_delivery(manager: socketio.AsyncManager) -> SendLogged:
+    """How a join sends one logged event (a message of the replay log, or one held back) to one
+    connection: encoded once per (namespace, room, epoch, seq) and kept in a small LRU, so the
+    thousands of connections of a reconnect storm that replay the same events of a room each get
+    a cached frame with a plain call, not python-socketio's emit (an encode and a task each).
+    python-socketio's own path when the fast path is off."""
+
+    async def library(sid: str, namespace: str, msg: dict) -> None:
+        await manager.emit(msg["event"], msg["data"][0], namespace=namespace, room=sid, ignore_queue=True)
+
+    if not ENABLED:
+        return library
+    cache: collections.OrderedDict[tuple, Delivery | None] = collections.OrderedDict()
+
+    async def send_logged(sid: str, namespace: str, msg: dict) -> None:
+        meta = msg["data"][0].get("_meta") or {}
+        key = (namespace, meta.get("room"), meta.get("epoch"), meta.get("seq"), msg["event"])
+        delivery = cache.get(key, False)
+        if delivery is False:
+            encoded = manager.server.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[msg["event"], msg["data"][0]]
+            ).encode()
+            delivery = None if isinstance(encoded, list) else Delivery(encoded)
+            cache[key] = delivery
+            if len(cache) > REPLAY_CACHE_SIZE:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        eio_sid = manager.eio_sid_from_sid(sid, namespace)
+        socket = manager.server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if delivery is None or socket is None:  # binary attachments, or the connection is going
+            await library(sid, namespace, msg)
+            return
+        deliver(socket, delivery)
+
+    return send_logged
 
 
 def library_delivery(manager: socketio.AsyncManager) -> LocalDelivery:

@@ -21,6 +21,8 @@ MANAGER = "realtime/compat/redis_manager.py"
 SERVER = "realtime/compat/socketio_server.py"
 ENGINE = "realtime/compat/engine.py"
 FASTPATH = "realtime/compat/fastpath.py"
+IDLE = "realtime/compat/idle.py"
+DAPHNE = "realtime/compat/daphne_protocol.py"
 
 
 def _asgi_engine() -> engineio.AsyncServer:
@@ -302,12 +304,17 @@ ITEMS = [
     Item(
         "daphne",
         "daphne.server.Server.create_application",
-        "reads",
-        (FASTPATH,),
+        "replaces",
+        (FASTPATH, DAPHNE),
         "The ASGI `send` daphne gives an application is `partial(self.handle_reply, protocol)`: the "
-        "direct writer finds autobahn's protocol in the partial's arguments.",
-        "Another send callable: no direct writer (frames go through ASGI: correct, slower).",
-        lambda: source_has("daphne.server.Server.create_application", "send=partial(self.handle_reply, protocol)"),
+        "direct writer finds autobahn's protocol in the partial's arguments. daphne_protocol.py replaces "
+        "the method by a copy of daphne 4.2.3's that gives the application a LeanQueue for its input.",
+        "Another send callable: no direct writer (frames go through ASGI: correct, slower). A daphne whose "
+        "create_application does more loses it under our copy: compare on every daphne upgrade.",
+        lambda: (
+            source_has("daphne.server.Server.create_application", "send=partial(self.handle_reply, protocol)"),
+            source_has("daphne.server.Server.create_application", "input_queue = asyncio.Queue()"),
+        ),
         fastpath=True,
         uses=("partial",),
     ),
@@ -396,5 +403,53 @@ ITEMS = [
         "Renamed: idle consumers die after 5 s again (test_bridge_idle fails).",
         _channels_redis_hosts,
         uses=("hosts", "brpop_timeout"),
+    ),
+    # --- connection cost (realtime/compat/idle.py, daphne_protocol.py: issue 16) ------------------
+    Item(
+        EIO,
+        "engineio.async_socket.AsyncSocket._send_ping",
+        "replaces",
+        (IDLE,),
+        "A socket's ping task: the server's start_background_task recognises it and one task per "
+        "process pings every socket on time instead (an idle connection holds no task of its own).",
+        "Renamed or changed: the recognition fails and each socket keeps its own ping task (correct, "
+        "more memory per idle connection); new semantics: pings may stop (test_engineio_pings fails).",
+        lambda: (
+            method("engineio.async_socket.AsyncSocket._send_ping", ["self"], coroutine=True),
+            source_has("engineio.async_socket.AsyncSocket.schedule_ping", "start_background_task(self._send_ping)"),
+        ),
+    ),
+    Item(
+        EIO,
+        "engineio.async_drivers.asgi.translate_request",
+        "replaces",
+        (ENGINE, IDLE),
+        "The ASGI driver table's `translate_request` is replaced by one that makes no class per request "
+        "(the kept environ of an idle connection holds less).",
+        "No such table or entry: python-engineio's own translate_request is used (more memory per connection).",
+        lambda: source_has("engineio.async_drivers.asgi.translate_request", "class AwaitablePayload"),
+        uses=("translate_request",),
+    ),
+    Item(
+        "daphne",
+        "daphne.ws_protocol.WebSocketProtocol.handle_reply",
+        "overrides",
+        (DAPHNE,),
+        "A WebSocket the application closes before accepting with the shed code gets HTTP 503 "
+        "(daphne's serverReject gives 403), through the protocol's `handshake_deferred`.",
+        "Changed: a shed WebSocket open is refused with 403 (clients treat it as fatal, not retryable).",
+        lambda: source_has("daphne.ws_protocol.WebSocketProtocol.serverReject", "self.handshake_deferred.errback"),
+        uses=("handle_reply", "handshake_deferred"),
+    ),
+    Item(
+        "autobahn",
+        "autobahn.websocket.protocol.pformat",
+        "replaces",
+        (DAPHNE,),
+        "autobahn formats its protocol options for a debug line on every connection; the module's "
+        "`pformat` is replaced by a lazy one (the text is made only if the line is written).",
+        "Renamed: each connection pays for the formatting again (CPU per handshake), nothing else.",
+        lambda: resolve("autobahn.websocket.protocol.pformat"),
+        uses=("pformat",),
     ),
 ]

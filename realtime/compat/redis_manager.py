@@ -108,3 +108,8 @@ class RealtimeManager(socketio.AsyncRedisManager):
         return await self.pipeline.join(
             sid, namespace, room, since=since, epoch=epoch, log_namespace=log_namespace or namespace
         )
+
+    async def join_many(
+        self, sid: str, namespace: str, rooms: list[tuple[str, int | None, str | None]], *, log_namespace: str
+    ) -> list[eventlog.Position]:
+        return await self.pipeline.join_many(sid, namespace, rooms, log_namespace)

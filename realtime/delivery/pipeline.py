@@ -41,7 +41,7 @@ class DeliveryPipeline:
         for alias, canonical in contract.namespace_aliases().items():
             self.aliases.setdefault(canonical, []).append(alias)
         self.continuity = Continuity(self.has_local_members)
-        self.joins = Joins(manager.enter_room, manager.send_to_sid)
+        self.joins = Joins(manager.enter_room, manager.send_to_sid, fastpath.logged_delivery(manager))
         self.deliver_local = fastpath.local_delivery(manager)
 
     # --- entry points ------------------------------------------------------------------------------
@@ -67,6 +67,15 @@ class DeliveryPipeline:
         position = await self.joins.join(sid, namespace, room, since, epoch, log_namespace)
         self.continuity.joined((log_namespace, room), position)
         return position
+
+    async def join_many(
+        self, sid: str, namespace: str, rooms: list[tuple[str, int | None, str | None]], log_namespace: str
+    ) -> list[eventlog.Position]:
+        """Several joins in one Redis round trip (see delivery.joins)."""
+        positions = await self.joins.join_many(sid, namespace, rooms, log_namespace)
+        for (room, _, _), position in zip(rooms, positions, strict=True):
+            self.continuity.joined((log_namespace, room), position)
+        return positions
 
     def has_local_members(self, namespace: str, room: str) -> bool:
         rooms = self.manager.rooms

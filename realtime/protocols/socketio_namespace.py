@@ -23,7 +23,7 @@ import socketio
 from django.conf import settings
 
 from accounts.projects import UnknownProject, aproject_id_for
-from realtime import contract, handlers, metrics, rooms
+from realtime import admission, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused
 from realtime.emit import project_room, user_room
 from realtime.sessions import Session, Throttled
@@ -94,9 +94,14 @@ class RealtimeNamespace(socketio.AsyncNamespace):
     # --- connection ------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        # A handshake counts against admission from here until its welcome is done (or fails).
+        admission.begin()
         try:
             session = await Session.open(environ, auth, SocketIOTransport(self, sid), protocol="socketio")
-        except Refused as exc:
+        except BaseException as exc:
+            admission.end()
+            if not isinstance(exc, Refused):
+                raise
             metrics.incr("connections_refused")
             log.info("connect refused ns=%s code=%s", self.namespace, exc.code)
             refusal = socketio.exceptions.ConnectionRefusedError(str(exc))
@@ -110,7 +115,10 @@ class RealtimeNamespace(socketio.AsyncNamespace):
         # The welcome starts once python-socketio has sent the client its CONNECT (right after
         # this handler returns), so the client has its sid before its first event.
         connected = self.server.manager.when_connected(sid, self.namespace)
-        session.spawn(self._welcome(sid, session, connected, parse_last_seen(auth, self.namespace)), "welcome")
+        welcome = session.spawn(
+            self._welcome(sid, session, connected, parse_last_seen(auth, self.namespace)), "welcome"
+        )
+        welcome.add_done_callback(lambda _: admission.end())
 
     async def _welcome(
         self,
@@ -133,27 +141,24 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             return
         try:
             # Rooms first: once a client has `connected`, everything sent to its rooms reaches it.
-            positions: dict[str, dict[str, Any]] = {}
+            # The rooms it comes back with are re-authorized (in the database) first; then all
+            # of them are joined with one Redis round trip (delivery.joins.join_many).
             own = session.own_rooms()
             replays_user_room = own[0] in last_seen
-            for room in own:
-                since, epoch = last_seen.pop(room, (None, None))
-                head = await manager.join(
-                    sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical
-                )
-                if head.epoch is not None:
-                    positions[room] = {"seq": head.seq, "epoch": head.epoch}
+            joins = [(room, *last_seen.pop(room, (None, None))) for room in own]
             for room, (since, epoch) in last_seen.items():
                 try:
                     await session.authorize(room)
                 except rooms.Forbidden as exc:
                     await self.send_error(sid, exc.code, str(exc), "connect")
                     continue
-                head = await manager.join(
-                    sid, self.namespace, room, since=since, epoch=epoch, log_namespace=self.canonical
-                )
-                if head.epoch is not None:
-                    positions[room] = {"seq": head.seq, "epoch": head.epoch}
+                joins.append((room, since, epoch))
+            heads = await manager.join_many(sid, self.namespace, joins, log_namespace=self.canonical)
+            positions: dict[str, dict[str, Any]] = {
+                room: {"seq": head.seq, "epoch": head.epoch}
+                for (room, _, _), head in zip(joins, heads, strict=True)
+                if head.epoch is not None
+            }
             if not await session.catch_up():  # revoked while its rooms were being joined
                 return
             if not replays_user_room:
