@@ -14,7 +14,8 @@ Optional (--stacks): ours-single (above), ours-uvloop (daphne on uvloop: python 
 
 The load client is one Node program (bench/node/load.js, socket.io-client, WebSocket transport),
 pinned with taskset to a different core from the server. Figures (medians of --runs runs):
-fan-out deliveries/s to N clients in one room, worker-emit -> client latency at a fixed rate,
+fan-out deliveries/s to N clients in one room (from the first send to the last delivery, and over
+the delivery phase alone: first delivery to last), worker-emit -> client latency at a fixed rate,
 idle connections held and RSS per connection, progress-tracker overhead for 10,000 reports.
 Every figure is also given as a ratio to Node's.
 
@@ -440,12 +441,14 @@ def fanout(stack: Stack, env: Env, clients: int, events: int, runs: int) -> dict
         r["emitter_rate"] = r["emitter"].get("rate")
         log(
             f"{stack.name} fan-out N={clients}: {r['delivered']}/{r['expected']} in {fmt(r['span_ms'])} ms "
-            f"= {r['rate']:.0f}/s; CPU per 100k: server {r['server_cpu_100k']:.0f} ms, "
+            f"= {r['rate']:.0f}/s (delivery phase {fmt(r.get('delivery_span_ms'))} ms "
+            f"= {fmt(r.get('delivery_rate'))}/s); CPU per 100k: server {r['server_cpu_100k']:.0f} ms, "
             f"load client {r['client_cpu_100k']:.0f} ms; busy % { ({k: fmt(v) for k, v in r['busy'].items()}) }; "
             f"emitter {fmt(r['emitter_rate'])} events/s; wire {w}"
         )
     return {
         "rate": median([r["rate"] for r in results]),
+        "delivery_rate": median([r.get("delivery_rate") for r in results]),
         **{k: median([r[k] for r in results]) for k in CPU_FIGURES},
         "busy": {k: median([r["busy"][k] for r in results]) for k in ("server", "client", "emitter", "redis")},
         "emitter_rate": median([r["emitter_rate"] for r in results]),
@@ -640,6 +643,15 @@ def table(results: dict[str, dict], opts: argparse.Namespace) -> str:
             row.append(fmt(v) + ratio(v, (node.get(f"fanout{n}") or {}).get("rate")) + lost)
         events = opts.events if n < 1000 else opts.events_large
         lines.append(f"| fan-out deliveries/s, {n} clients x {events} events | " + " | ".join(row) + " |")
+        row = []
+        for s in stacks:
+            v = (results[s].get(f"fanout{n}") or {}).get("delivery_rate")
+            row.append(fmt(v) + ratio(v, (node.get(f"fanout{n}") or {}).get("delivery_rate")))
+        lines.append(
+            f"| fan-out deliveries/s, delivery phase only (first delivery to last), {n} clients | "
+            + " | ".join(row)
+            + " |"
+        )
         for key, (label, spec) in CPU_FIGURES.items():
             row = []
             for s in stacks:

@@ -47,6 +47,10 @@ PROCESS_COUNTERS = {
     "duplicates_dropped": ("realtime_duplicates_dropped", "Live events dropped as already replayed"),
     "rate_limited": ("realtime_rate_limited_events", "Client events refused by the rate limit"),
     "bad_packets": ("realtime_bad_packets", "Malformed client packets dropped"),
+    "slow_consumer_disconnects": (
+        "realtime_slow_consumer_disconnects",
+        "Connections closed for holding more than SOCKETIO_MAX_BUFFERED_BYTES unsent (close 4008 slow_consumer)",
+    ),
     "emit_failures": ("realtime_emit_failures", "Emits that could not be published (Redis)"),
     "emit_deferred": ("realtime_emits_deferred", "Events of committed changes deferred to the outbox relay (Redis)"),
     "ws_rooms_connections_opened": ("ws_rooms_connections_opened", "Plain /ws/rooms/ connections accepted"),

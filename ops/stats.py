@@ -166,6 +166,7 @@ def collect() -> dict[str, Any]:
                 "ws_rooms_connections": p.get("ws_rooms_connections", 0),
                 "rooms": len(p["rooms"]),
                 "fastpath": p.get("fastpath", {"active": False, "reason": "not reported"}),
+                "slow_consumer_disconnects": p["counters"].get("slow_consumer_disconnects", 0),
             }
             for p in processes
         ],

@@ -157,6 +157,16 @@ if not SOCKETIO_ALLOWED_ORIGINS or "*" in SOCKETIO_ALLOWED_ORIGINS:
     # [] would turn python-engineio's origin check off and '*' allows every site.
     raise ImproperlyConfigured("SOCKETIO_ALLOWED_ORIGINS must list the allowed origins explicitly")
 SOCKETIO_MAX_HTTP_BUFFER_SIZE: int = env.int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", default=64 * 1024)
+# What the server may hold for one connection that has not been sent yet (bytes): the transport's
+# unsent writes, python-engineio's packet queue, a /ws/rooms/ connection's pending frames. Over it,
+# the connection is closed (4008 slow_consumer, realtime/compat/backpressure.py); the client
+# reconnects and the replay log gives it what it missed.
+_max_buffered = env.str("SOCKETIO_MAX_BUFFERED_BYTES", default=str(1024 * 1024))
+if not (_max_buffered.strip().isascii() and _max_buffered.strip().isdigit() and int(_max_buffered) > 0):
+    raise ImproperlyConfigured(
+        f"SOCKETIO_MAX_BUFFERED_BYTES must be a whole number of bytes above 0 (got {_max_buffered!r})"
+    )
+SOCKETIO_MAX_BUFFERED_BYTES: int = int(_max_buffered)
 REALTIME_REDIS_POOL_SIZE: int = env.int("REALTIME_REDIS_POOL_SIZE", default=200)  # per server process
 SOCKETIO_CHANNEL: str = env.str("SOCKETIO_CHANNEL", default="realtime")
 SOCKETIO_PING_INTERVAL: int = env.int("SOCKETIO_PING_INTERVAL", default=25)

@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from realtime import contract
 from realtime.compat.redis_manager import RealtimeManager
 from realtime.compat.socketio_server import ClientPacket, RealtimeServer
-from realtime.protocols.socketio_namespace import RealtimeNamespace
+from realtime.protocols.socketio_namespace import RealtimeNamespace, report_slow_consumer
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def get_server() -> RealtimeServer:
     )
     for namespace in [*contract.namespaces(), *contract.namespace_aliases()]:
         sio.register_namespace(RealtimeNamespace(namespace))
+    sio.eio.on_slow_consumer = functools.partial(report_slow_consumer, sio)
     _admin_ui(sio)
     _start_server_tasks(sio)
     return sio

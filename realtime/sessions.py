@@ -36,6 +36,7 @@ from django.conf import settings
 
 from realtime import caps, eventlog, metrics, revocation, rooms
 from realtime.auth import Identity, Refused, identify
+from realtime.compat import backpressure
 from realtime.emit import tenant_room, user_room
 from realtime.redis import async_client
 
@@ -121,6 +122,7 @@ class Session:
         self.closed = False
         self.ending = False  # revoked: its connection is being ended (protocols start nothing new)
         self._revocations_seen = revocation.generation()
+        self.slow = False
 
     @classmethod
     async def open(
@@ -236,6 +238,16 @@ class Session:
         if bucket.strikes % TELL_EVERY_STRIKES == 1:
             return Throttled.TELL
         return Throttled.REFUSE
+
+    # --- slow consumers ------------------------------------------------------------------------------
+
+    def cut_off(self, room: str | None) -> None:
+        """The connection held more than SOCKETIO_MAX_BUFFERED_BYTES unsent and is being closed
+        (realtime.compat.backpressure): counted and logged, once per connection."""
+        if self.slow:
+            return
+        self.slow = True
+        backpressure.report(self.protocol, self.identity.user_id, room)
 
     # --- background work and expiry ----------------------------------------------------------------
 

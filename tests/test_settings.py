@@ -12,7 +12,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in ("REALTIME_UVLOOP", "PROVISIONING_STEP_SECONDS")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REALTIME_UVLOOP", "PROVISIONING_STEP_SECONDS", "SOCKETIO_MAX_BUFFERED_BYTES")
+    }
     environ.update(DJANGO_SETTINGS_MODULE="project.settings_test", **env)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=60
@@ -39,3 +43,13 @@ def test_it_refuses_a_negative_step_pace_at_start_up():
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured: PROVISIONING_STEP_SECONDS must be a finite number of seconds" in result.stderr
+
+
+def test_it_refuses_a_buffered_bytes_bound_of_zero_or_not_a_number_at_start_up():
+    read = "from django.conf import settings; print(settings.SOCKETIO_MAX_BUFFERED_BYTES)"
+    assert python(read).stdout.strip() == str(1024 * 1024)  # the default: 1 MiB
+    assert python(read, SOCKETIO_MAX_BUFFERED_BYTES="262144").stdout.strip() == "262144"
+    for bad in ("0", "-1", "lots", "1.5", ""):
+        result = python(read, SOCKETIO_MAX_BUFFERED_BYTES=bad)
+        assert result.returncode != 0, bad
+        assert "SOCKETIO_MAX_BUFFERED_BYTES must be a whole number of bytes above 0" in result.stderr, bad

@@ -38,7 +38,7 @@ const now = () => performance.timeOrigin + performance.now();
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 const sockets = [];
-let ready = 0, welcomed = 0, failed = 0, delivered = 0, lastDelivery = 0, firstSent = Infinity;
+let ready = 0, welcomed = 0, failed = 0, delivered = 0, lastDelivery = 0, firstSent = Infinity, firstDelivery = 0;
 const latencies = [];
 const perClient = [];
 
@@ -62,6 +62,7 @@ function open(index) {
       const sent = typeof data.t === "number" ? data.t : parseFloat(data.text);
       latencies.push(t - sent);
       if (sent < firstSent) firstSent = sent;
+      if (!firstDelivery) firstDelivery = t;
       delivered++; lastDelivery = t; perClient[index]++;
     });
   });
@@ -107,7 +108,7 @@ async function main() {
 }
 
 async function round(target, clients) {
-  delivered = 0; lastDelivery = 0; firstSent = Infinity; latencies.length = 0; perClient.fill(0);
+  delivered = 0; lastDelivery = 0; firstSent = Infinity; firstDelivery = 0; latencies.length = 0; perClient.fill(0);
   for (const k of Object.keys(wire)) wire[k] = 0;
   const cpuStart = process.cpuUsage();
   const startWait = now();
@@ -124,9 +125,14 @@ async function round(target, clients) {
   });
   latencies.sort((a, b) => a - b);
   const span = lastDelivery - firstSent;
+  // The delivery phase alone: from the first delivery to the last (the emitter's start-up and the
+  // first event's trip through Redis left out), counted from the second delivery on.
+  const deliverySpan = lastDelivery - firstDelivery;
   out({
     done: true, clients, welcomed, expected: target, delivered,
     span_ms: span, rate: delivered && span > 0 ? (delivered * 1000) / span : 0,
+    delivery_span_ms: deliverySpan,
+    delivery_rate: delivered > 1 && deliverySpan > 0 ? ((delivered - 1) * 1000) / deliverySpan : 0,
     p50: pct(latencies, 50), p99: pct(latencies, 99), p999: pct(latencies, 99.9), max: pct(latencies, 100),
     min_per_client: perClient.length ? Math.min(...perClient) : 0,
     max_per_client: perClient.length ? Math.max(...perClient) : 0,

@@ -24,7 +24,10 @@ dropped with a 200.
   left its handler: a traceback from the ASGI server, and the session was not closed (no
   `disconnect` for its namespaces) until the ping timeout found it. `ValidatingWebSocket` checks
   each frame first and, as the Node server does on a parse error, closes the transport; the
-  session then ends at once, through python-engineio's own path."""
+  session then ends at once, through python-engineio's own path.
+* **What a connection holds is bounded** (realtime.compat.backpressure): each socket's packet
+  queue counts its bytes, the WebSocket counts what daphne's transport has not sent yet, and a
+  connection over `SOCKETIO_MAX_BUFFERED_BYTES` is cut off (close 4008 `slow_consumer`)."""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import contextvars
 import json
 import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -44,7 +48,7 @@ from engineio.async_socket import AsyncSocket
 
 from project.internals import version
 from realtime import admission, metrics
-from realtime.compat import idle
+from realtime.compat import backpressure, idle
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +139,57 @@ async def read_body(environ: dict, limit: int) -> bytes:
 
 
 class ValidatingWebSocket(eio_asgi.WebSocket):
-    """python-engineio's ASGI WebSocket; a frame its decoder would raise on closes the transport."""
+    """python-engineio's ASGI WebSocket; a frame its decoder would raise on closes the transport,
+    and a connection holding more than SOCKETIO_MAX_BUFFERED_BYTES unsent is cut off."""
+
+    socket: AsyncSocket | None = None
+    unsent: Callable[[], int] | None = None  # what daphne's transport holds (None: another server)
+
+    async def __call__(self, environ: dict) -> str:
+        self.asgi_receive = environ["asgi.receive"]
+        self.asgi_send = environ["asgi.send"]
+        await self.asgi_send({"type": "websocket.accept"})
+        self.attach()
+        try:
+            await self.handler(self)
+        finally:
+            self.detach()
+        return ""
+
+    def attach(self) -> AsyncSocket | None:
+        """Tell the Engine.IO socket how to see and close this connection (backpressure)."""
+        socket = getattr(self.handler, "__self__", None)
+        if not isinstance(socket, AsyncSocket):
+            return None
+        self.socket = socket
+        self.unsent = backpressure.unsent_probe(self.asgi_send)
+        if self.unsent is not None:
+            socket.ws_protocol = backpressure.daphne_protocol(self.asgi_send)
+            if isinstance(socket.queue, backpressure.BoundedQueue):
+                socket.queue.outside = self.unsent
+        return socket
+
+    def detach(self) -> None:
+        socket = self.socket
+        if socket is not None:
+            socket.ws_protocol = None
+            if isinstance(socket.queue, backpressure.BoundedQueue):
+                socket.queue.outside = backpressure._nothing
+
+    def held(self) -> int:
+        """What this connection holds, not yet sent: the socket's queue and daphne's transport."""
+        queue = self.socket.queue if self.socket is not None else None
+        return (self.unsent() if self.unsent else 0) + getattr(queue, "nbytes", 0)
+
+    async def send(self, message: str | bytes) -> None:
+        before = self.held()
+        await super().send(message)
+        if before and self.held() > backpressure.LIMIT and self.socket is not None:
+            protocol = getattr(self.socket, "ws_protocol", None)
+            if protocol is not None:
+                backpressure.push(protocol)
+            if self.held() > backpressure.LIMIT:
+                backpressure.cut_off(self.socket)
 
     async def wait(self) -> str | bytes:
         frame = await super().wait()
@@ -176,11 +230,6 @@ class RealtimeEngineServer(engineio.AsyncServer):
             # requests without a class made per request (realtime.compat.idle)
             self._async = {**self._async, "translate_request": idle.translate_request}
 
-    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
-        if self.async_mode == "asgi" and not args and not kwargs:
-            return idle.LeanQueue()  # a socket's packet queue (realtime.compat.idle)
-        return super().create_queue(*args, **kwargs)
-
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         if idle.is_ping_task(target) and not args and not kwargs:
             # a socket's next ping: one task per process sends them all (realtime.compat.idle)
@@ -191,6 +240,20 @@ class RealtimeEngineServer(engineio.AsyncServer):
             pinger.schedule(target.__self__)
             return None
         return super().start_background_task(target, *args, **kwargs)
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return super().create_queue(*args, **kwargs)
+        # a socket's packet queue: lean while empty (realtime.compat.idle), bounded in bytes
+        # (realtime.compat.backpressure)
+        queue = backpressure.BoundedQueue()
+        queue.on_overflow = self._queue_overflow
+        return queue
+
+    def _queue_overflow(self, queue: backpressure.BoundedQueue) -> None:
+        socket = next((s for s in self.sockets.values() if s.queue is queue), None)
+        if socket is not None:  # a scan, but once per slow consumer
+            backpressure.cut_off(socket)
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope = args[0] if args and isinstance(args[0], dict) else {}

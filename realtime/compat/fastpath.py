@@ -56,7 +56,7 @@ from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 from realtime import metrics
-from realtime.compat import guard
+from realtime.compat import backpressure, guard
 from realtime.compat.engine import PollingSocket, RealtimeEngineServer, ValidatingWebSocket, use_websocket_class
 
 log = logging.getLogger(__name__)
@@ -225,28 +225,28 @@ class FastWebSocket(ValidatingWebSocket):
 
     direct: Writer | None = None
 
-    async def __call__(self, environ: dict) -> str:
-        self.asgi_receive = environ["asgi.receive"]
-        self.asgi_send = environ["asgi.send"]
-        await self.asgi_send({"type": "websocket.accept"})
-        socket = getattr(self.handler, "__self__", None)
-        if isinstance(socket, AsyncSocket):
+    def attach(self) -> AsyncSocket | None:
+        socket = super().attach()
+        if socket is not None:
             if type(socket) in (AsyncSocket, PollingSocket):
                 # python-engineio builds AsyncSocket itself (realtime.compat.engine may have made it a
                 # PollingSocket); FastSocket only changes poll() and adds no state, so the socket
                 # can take that class for the rest of its life.
                 socket.__class__ = FastSocket
-            self.direct = direct_writer(self.asgi_send)
+            self.direct = direct_writer(self.asgi_send, functools.partial(backpressure.cut_off, socket))
             socket.direct_writer = self.direct
             # per connection (not per frame): a daphne/autobahn/channels change that leaves the
             # writer out shows in /metrics instead of only as a slowdown
             metrics.incr(DIRECT_WRITERS if self.direct is not None else ASGI_WRITERS)
-        try:
-            await self.handler(self)
-        finally:
-            if isinstance(socket, AsyncSocket):
-                socket.direct_writer = None
-        return ""
+        return socket
+
+    def detach(self) -> None:
+        super().detach()
+        if self.socket is not None:
+            self.socket.direct_writer = None
+
+    def held(self) -> int:
+        return super().held() + (self.direct.batch_size() if self.direct is not None else 0)
 
     async def send(self, message: str | bytes) -> None:
         if self.direct is not None:
@@ -276,46 +276,74 @@ def engine_server_class() -> type[engineio.AsyncServer]:
 # --- direct writers --------------------------------------------------------------------------------
 
 
-def _daphne_protocol(send: Any) -> Any:
-    """autobahn's protocol behind an ASGI send callable from daphne, through Channels' wrappers."""
-    for _ in range(8):
-        if isinstance(send, functools.partial):
-            return next((a for a in send.args if hasattr(a, "sendPreparedMessage")), None)
-        owner = getattr(send, "__self__", None)
-        send = getattr(owner, "real_send", None)  # channels.sessions.InstanceSessionWrapper
-        if send is None:
-            return None
-    return None
-
-
-def direct_writer(send: Any) -> Writer | None:
+def direct_writer(send: Any, overflow: Callable[[], None] = lambda: None) -> Writer | None:
     """A function that writes a prepared frame to the connection and returns True, or returns
-    False when it can't (the caller then uses the ASGI path); None if this server has none."""
-    protocol = _daphne_protocol(send)
+    False when it can't (the caller then uses the ASGI path); None if this server has none.
+    A frame that would take what the connection holds unsent over SOCKETIO_MAX_BUFFERED_BYTES
+    is not written: `overflow()` is called (the connection is cut off) and True returned."""
+    protocol = backpressure.daphne_protocol(send)
     transport = getattr(protocol, "transport", None)
     if transport is None or not hasattr(protocol, "send_queue"):
         return None
     state_open = protocol.STATE_OPEN
     write_through = _write_through(transport)
+    batch: _Batch | None = getattr(write_through, "batch", None)
+    limit = backpressure.LIMIT
+    unsent = backpressure.unsent
+
+    def over(size: int) -> bool:
+        """Would `size` more bytes take what the connection holds over the bound, after the kernel
+        took what it can? (the batch written out, Twisted's buffer pushed)"""
+        if batch is not None:
+            batch.flush()
+        held = unsent(protocol)
+        if held and held + size > limit:
+            backpressure.push(protocol)
+            held = unsent(protocol)
+        if held and held + size > limit:
+            return True
+        if batch is not None:
+            batch.budget = limit - held
+        return False
+
+    cut = False  # over the bound once: everything after is dropped (the connection is being closed)
 
     def write(frame: bytes) -> bool:
+        nonlocal cut
+        if cut:
+            return True
         if protocol.state != state_open or protocol._perMessageCompress is not None or protocol.send_queue:
             flush_pending(write_through)
             return False
+        if batch is not None:
+            if not batch.frames:  # once per connection and loop turn: what Twisted already holds
+                held = transport._tempDataLen or transport.dataBuffer
+                batch.budget = limit - unsent(protocol) if held else limit
+            if batch.size + len(frame) > batch.budget and over(len(frame)):
+                cut = True
+                overflow()
+                return True
+        elif over(len(frame)):
+            cut = True
+            overflow()
+            return True
         write_through(frame)
         return True
 
     write.flush = functools.partial(flush_pending, write_through)  # type: ignore[attr-defined]
+    write.batch_size = (lambda: batch.size) if batch is not None else (lambda: 0)  # type: ignore[attr-defined]
     return write
 
 
 class _Batch:
     """Frames for one connection, written with one `send()` when the loop gets to `flush`."""
 
-    __slots__ = ("frames", "send", "fallback", "transport")
+    __slots__ = ("frames", "size", "budget", "send", "fallback", "transport")
 
     def __init__(self, transport: Any) -> None:
         self.frames: list[bytes] = []
+        self.size = 0
+        self.budget = 0  # what the batch may hold this loop turn (direct_writer: the bound minus Twisted's)
         self.transport = transport
         self.send = transport.socket.send
         self.fallback = transport.write
@@ -325,6 +353,7 @@ class _Batch:
             return
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
         self.frames = []
+        self.size = 0
         t = self.transport
         if t._tempDataLen or len(t.dataBuffer) > t.offset or not t.connected or t.disconnecting:
             self.fallback(data)
@@ -387,6 +416,7 @@ def _write_through(transport: Any) -> Callable[[bytes], None]:
                 asyncio.get_running_loop().call_soon(_flush_all)
             _dirty.append(batch)
         batch.frames.append(frame)
+        batch.size += len(frame)
 
     write.batch = batch  # type: ignore[attr-defined]
     return write

@@ -23,6 +23,7 @@ ENGINE = "realtime/compat/engine.py"
 FASTPATH = "realtime/compat/fastpath.py"
 IDLE = "realtime/compat/idle.py"
 DAPHNE = "realtime/compat/daphne_protocol.py"
+BACKPRESSURE = "realtime/compat/backpressure.py"
 
 
 def _asgi_engine() -> engineio.AsyncServer:
@@ -322,7 +323,7 @@ ITEMS = [
         "channels",
         "channels.sessions.InstanceSessionWrapper.real_send",
         "reads",
-        (FASTPATH,),
+        (BACKPRESSURE,),
         "Channels' session middleware wraps daphne's send; the writer unwraps it through `real_send`.",
         "Renamed: no direct writer (frames go through ASGI: correct, slower).",
         lambda: (
@@ -353,7 +354,7 @@ ITEMS = [
         "autobahn",
         "autobahn.websocket.protocol.WebSocketProtocol.send_queue",
         "reads",
-        (FASTPATH,),
+        (FASTPATH, BACKPRESSURE),
         "Frames autobahn still holds: the writer steps aside (ASGI path) while there are any, to keep order.",
         "Renamed: AttributeError in the writer; if no longer used for queued frames, frames out of order.",
         lambda: (
@@ -366,7 +367,7 @@ ITEMS = [
         "autobahn",
         "autobahn.websocket.protocol.WebSocketProtocol.STATE_OPEN",
         "reads",
-        (FASTPATH,),
+        (FASTPATH, BACKPRESSURE),
         "The writer writes only to an open connection (`state == STATE_OPEN`); `sendPreparedMessage` "
         "marks autobahn's protocol behind daphne's send.",
         "Renamed: AttributeError in the writer (no fast path).",
@@ -382,7 +383,7 @@ ITEMS = [
         "Twisted",
         "twisted.internet.abstract.FileDescriptor._tempDataLen",
         "reads",
-        (FASTPATH,),
+        (FASTPATH, BACKPRESSURE),
         "The writer calls socket.send() itself only when Twisted holds nothing for the connection "
         "(`_tempDataLen`, `dataBuffer`/`offset`), else hands over to transport.write, keeping the order; "
         "plain TCP only (`socket`, not `TLS`), open (`connected`, not `disconnecting`).",

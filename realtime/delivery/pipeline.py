@@ -11,7 +11,8 @@ event published by emit() goes through, in this order:
   3. aliases      the namespace's aliases (seed 004's `/ws`) get it too;
   4. deliver      encoded once per namespace and written to each member's connection
                   (compat.fastpath), or python-socketio's own path (REALTIME_FASTPATH=0, binary
-                  payloads, emits that wait for a callback);
+                  payloads, emits that wait for a callback); a member holding more than
+                  SOCKETIO_MAX_BUFFERED_BYTES unsent is cut off (compat.backpressure);
   5. metrics      events received, deliveries.
 
 Messages python-socketio publishes itself (the server's own `sio.emit` to a room or a
@@ -24,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from realtime import contract, eventlog, metrics
-from realtime.compat import fastpath
+from realtime.compat import backpressure, fastpath
 from realtime.delivery.continuity import Continuity, Verdict
 from realtime.delivery.joins import Joins
 
@@ -101,8 +102,12 @@ class DeliveryPipeline:
         data = message["data"]
         if isinstance(data, list):
             data = data[0] if len(data) == 1 else tuple(data)
-        for namespace in reversed(namespaces):  # aliases first, as before the pipeline
-            await self.deliver_local(message["event"], data, namespace, room, message.get("skip_sid"))
+        token = backpressure.delivering_room.set(room)  # named if a connection is cut off meanwhile
+        try:
+            for namespace in reversed(namespaces):  # aliases first, as before the pipeline
+                await self.deliver_local(message["event"], data, namespace, room, message.get("skip_sid"))
+        finally:
+            backpressure.delivering_room.reset(token)
 
     async def _resync_members(self, namespace: str, room: str, reason: str) -> None:
         metrics.incr("resyncs")

@@ -22,6 +22,10 @@ RoomStreamConsumer
               {"type": "error", "code": "access_revoked" | "token_revoked" | "session_expired", "message"}
                                                      (then close 4401: realtime.revocation)
 
+    The reader sends no faster than the client reads: while the server holds more than half of
+    SOCKETIO_MAX_BUFFERED_BYTES for the connection it waits; a client that does not read for
+    DRAIN_SECONDS is closed with 4008 `slow_consumer` (realtime.compat.backpressure).
+
     Each connection holds one Redis connection while it waits for events: fine for the clients
     that need this path, not meant for tens of thousands of them (Socket.IO is).
 """
@@ -37,6 +41,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from realtime import caps, contract, eventlog, metrics, rooms
 from realtime.auth import Identity, Refused
+from realtime.compat import backpressure
 from realtime.redis import blocking_client
 from realtime.sessions import Session, Throttled
 
@@ -240,10 +245,39 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "resync_required", "namespace": namespace, "room": room, "reason": reason})
 
     async def _deliver(self, namespace: str, room: str, message: dict[str, Any]) -> None:
+        if self.slow:
+            return
         payload = message["data"][0]
         await self.send_json(
             {"type": "event", "namespace": namespace, "room": room, "event": message["event"], "data": payload}
         )
+        if self._held() > backpressure.LOW_WATER:
+            # the reader (or a replay) waits for the client to read; one that does not is cut off
+            protocol = backpressure.daphne_protocol(self.base_send)
+            if protocol is not None:
+                backpressure.push(protocol)
+            if not await backpressure.wait_drained(self._held, lambda: self.slow):
+                self._cut_off(room)
+
+    # --- slow consumers (realtime.compat.backpressure) ---------------------------------------------
+
+    slow = False
+
+    def _held(self) -> int:
+        """What daphne's transport holds for this connection, not yet sent (0 under another server)."""
+        probe = getattr(self, "_unsent", None)
+        if probe is None:
+            probe = self._unsent = backpressure.unsent_probe(self.base_send) or backpressure._nothing
+        return probe()
+
+    def _cut_off(self, room: str) -> None:
+        """It did not read what it holds within DRAIN_SECONDS: nothing more is sent, the reader
+        stops, and the connection is closed with 4008 slow_consumer after what it holds."""
+        self.slow = True
+        self.reader = None  # the reader sees it is no longer the reader and ends
+        if self.session is not None:
+            self.session.cut_off(room)
+        backpressure.close_slow(backpressure.daphne_protocol(self.base_send))
 
     # --- following the rooms' replay logs ----------------------------------------------------------
 
@@ -285,6 +319,8 @@ class RoomStreamConsumer(AsyncJsonWebsocketConsumer):
                 for stream, entries in result:
                     namespace, room = by_key[stream.decode() if isinstance(stream, bytes) else stream]
                     for _, fields in entries:
+                        if self.reader is not me:  # cut off as a slow consumer
+                            return
                         await self._forward(namespace, room, json.loads(fields[b"m"]))
         except asyncio.CancelledError:
             raise

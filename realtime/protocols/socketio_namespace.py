@@ -25,6 +25,7 @@ from django.conf import settings
 from accounts.projects import UnknownProject, aproject_id_for
 from realtime import admission, contract, handlers, metrics, rooms
 from realtime.auth import Identity, Refused
+from realtime.compat import backpressure
 from realtime.emit import project_room, user_room
 from realtime.sessions import Session, Throttled
 
@@ -338,6 +339,18 @@ class RealtimeNamespace(socketio.AsyncNamespace):
             answer["snapshot"] = await kind.snapshot(identity, rooms.split(room)[1])
         log.info("subscribe ns=%s sid=%s user=%s room=%s", self.namespace, sid, identity.user_id, room)
         return answer
+
+
+def report_slow_consumer(server: socketio.AsyncServer, eio_sid: str, room: str | None) -> None:
+    """An Engine.IO connection is being cut off as a slow consumer (realtime.compat.backpressure):
+    counted and logged once, with its user (from the first of its namespaces' sessions)."""
+    for namespace, handler in server.namespace_handlers.items():
+        sid = server.manager.sid_from_eio_sid(eio_sid, namespace)
+        session = handler.sessions.get(sid) if sid is not None and isinstance(handler, RealtimeNamespace) else None
+        if session is not None:
+            session.cut_off(room)
+            return
+    backpressure.report("socketio", None, room)
 
 
 async def close_transport(server: socketio.AsyncServer, sid: str, namespace: str) -> None:

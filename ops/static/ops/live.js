@@ -62,14 +62,15 @@
     const namespaces = Object.keys(s.connections_by_namespace).sort();
     table(
       "ops-proc-table",
-      ["process", ...namespaces, "rooms", "fast path"],
+      ["process", ...namespaces, "rooms", "fast path", "slow-consumer disconnects"],
       s.processes.map((p) => [
         p.process,
         ...namespaces.map((ns) => p.connections[ns] || 0),
         p.rooms,
         p.fastpath && p.fastpath.active ? "on" : `off: ${(p.fastpath && p.fastpath.reason) || "not reported"}`,
+        p.slow_consumer_disconnects || 0,
       ]),
-      [...namespaces.map((_, i) => i + 1), namespaces.length + 1]
+      [...namespaces.map((_, i) => i + 1), namespaces.length + 1, namespaces.length + 3]
     );
     table("ops-room-table", ["room", "namespace", "members"], s.rooms.map((r) => [r.room, r.namespace, r.size]), [2]);
     table(
