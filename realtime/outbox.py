@@ -24,11 +24,13 @@ expires with the room's log. See docs/replay.md.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -373,12 +375,13 @@ def vacuum() -> bool:
     return True
 
 
-def relay_forever(stop: threading.Event) -> None:
+def relay_forever(stop: threading.Event, alive: Callable[[], bool] = lambda: True) -> None:
     """relay_once() every REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS (at once again after a full
-    batch; backing off to 2 s while Redis does not take them, 5 s after a database error) until `stop` is set."""
+    batch; backing off to 2 s while Redis does not take them, 5 s after a database error) until
+    `stop` is set or `alive()` is false."""
     delay = 0.0
     vacuumed = time.monotonic()
-    while not stop.wait(delay):
+    while not stop.wait(delay) and alive():
         interval = settings.REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS
         try:
             every = settings.REALTIME_OUTBOX_VACUUM_SECONDS
@@ -399,15 +402,26 @@ def relay_forever(stop: threading.Event) -> None:
             delay = min(max(delay * 2, interval), 2.0)  # Redis is not taking them: back off
         else:
             delay = 0.0 if published >= RELAY_BATCH else interval
+    connection.close()
 
 
 async def run(sio: Any) -> None:
-    """REALTIME_SERVER_TASKS entry: the relay in a daemon thread of this server process (it uses
-    the database synchronously, with a connection of its own)."""
+    """REALTIME_SERVER_TASKS entry: the relay in a thread of this server process (it uses the
+    database synchronously, with a connection of its own). The thread ends with the server: when
+    this task is cancelled, or when the event loop it was started from is closed without
+    cancelling it (an in-process ASGI application in a test: a thread left running there went on
+    failing every 5 s for the rest of the test session)."""
+    loop = asyncio.get_running_loop()
     stop = threading.Event()
-    thread = threading.Thread(target=relay_forever, args=(stop,), name="outbox-relay", daemon=True)
+    thread = threading.Thread(
+        target=relay_forever, args=(stop, lambda: not loop.is_closed()), name="outbox-relay", daemon=True
+    )
     thread.start()
     log.info("outbox relay started")
+    try:
+        await asyncio.get_running_loop().create_future()  # until the server stops
+    finally:
+        stop.set()
 
 
 # --- what ops shows --------------------------------------------------------------------------------

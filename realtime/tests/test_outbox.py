@@ -4,6 +4,8 @@ succeeds, the event is deferred and the relay publishes it later, in order per r
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from datetime import timedelta
 
@@ -176,3 +178,35 @@ def test_a_reused_row_id_is_a_new_event_not_a_repeat(world, connect):
     alice.wait_for("test_event", lambda d: d["n"] == 2, timeout=10)
     wait_until(lambda: not OutboxEvent.objects.exists(), timeout=10, what="the second row deleted")
     assert numbers(alice, room) == [1, 2]
+
+
+def _relay_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "outbox-relay"]
+
+
+def test_the_relay_thread_ends_with_its_server(settings):
+    """A server's relay thread stops when the server task is cancelled, and when the event loop
+    it was started from is closed without cancelling it (an in-process ASGI app in a test)."""
+    settings.REALTIME_OUTBOX_RELAY_INTERVAL_SECONDS = 0.05
+    before = set(_relay_threads())
+
+    async def serve_briefly():
+        task = asyncio.get_running_loop().create_task(outbox.run(None))
+        await asyncio.sleep(0)  # the task starts its thread on its first step
+        wait_until(lambda: set(_relay_threads()) - before, timeout=5, what="the relay thread")
+        task.cancel()
+
+    asyncio.run(serve_briefly())
+    for thread in set(_relay_threads()) - before:
+        thread.join(5)
+        assert not thread.is_alive(), "the relay thread outlived its cancelled task"
+
+    loop = asyncio.new_event_loop()
+    loop.create_task(outbox.run(None))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    started = set(_relay_threads()) - before
+    assert started, "no relay thread started"
+    loop.close()  # the task is still pending: it never gets to stop the thread itself
+    for thread in started:
+        thread.join(5)
+        assert not thread.is_alive(), "the relay thread outlived its event loop"
