@@ -236,6 +236,16 @@ if REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS <= 0 or REALTIME_OUTBOX_RELAY_INTERVAL_
     raise ImproperlyConfigured("REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS and _RELAY_INTERVAL_SECONDS must be above 0")
 if REALTIME_OUTBOX_DEDUPE_WINDOW < 1:
     raise ImproperlyConfigured("REALTIME_OUTBOX_DEDUPE_WINDOW must be 1 or more")
+# Revocation commands are also stored (realtime.models.RevocationCommand) and read by every server
+# this often: one whose publish failed or that a server's subscription missed still takes effect.
+REALTIME_REVOCATION_POLL_SECONDS: float = _non_negative(
+    "REALTIME_REVOCATION_POLL_SECONDS", env.float("REALTIME_REVOCATION_POLL_SECONDS", default=1.0)
+)
+REALTIME_REVOCATION_KEEP_SECONDS: float = _non_negative(
+    "REALTIME_REVOCATION_KEEP_SECONDS", env.float("REALTIME_REVOCATION_KEEP_SECONDS", default=3600.0)
+)
+if REALTIME_REVOCATION_POLL_SECONDS <= 0:
+    raise ImproperlyConfigured("REALTIME_REVOCATION_POLL_SECONDS must be above 0")
 # The Socket.IO Admin UI (python-socketio's instrument()): off unless enabled with credentials.
 SOCKETIO_ADMIN_ENABLED: bool = env.bool("SOCKETIO_ADMIN_ENABLED", default=False)
 SOCKETIO_ADMIN_USERNAME: str = env.str("SOCKETIO_ADMIN_USERNAME", default="")

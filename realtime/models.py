@@ -1,4 +1,5 @@
-"""The event outbox (realtime/outbox.py): events emitted inside a transaction, stored with it."""
+"""Durable records of the realtime layer: the event outbox (realtime/outbox.py: events emitted
+inside a transaction, stored with it) and revocation commands (realtime/revocation.py)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,17 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.room} ({self.namespace}) #{self.pk}"
+
+
+class RevocationCommand(models.Model):
+    """A revocation command (realtime.revocation.Command), written in the transaction of the change
+    that removes access. Server processes get it over Redis pub/sub at once, and also read this
+    table every REALTIME_REVOCATION_POLL_SECONDS: a command whose publish failed (Redis down or
+    hung) or that a server's subscription missed (it was reconnecting) still takes effect. Rows
+    older than REALTIME_REVOCATION_KEEP_SECONDS are deleted by the servers."""
+
+    created_at = models.DateTimeField(db_index=True)
+    payload = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"revocation #{self.pk} {self.payload.get('action')} user={self.payload.get('user_id')}"

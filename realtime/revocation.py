@@ -20,6 +20,15 @@ is not missed: the session notes `generation()` before it authenticates, and its
 (once the connection is established, and after each join) calls `apply_missed`, which applies the
 commands this process saw since then (kept for RECENT_SECONDS).
 
+Durable: `publish` also writes the command to the database (realtime.models.RevocationCommand), in
+the transaction of the change, and every server reads the commands written since its last look
+every REALTIME_REVOCATION_POLL_SECONDS (`poll`). A command whose publish failed (Redis down or
+hung: the publish waits at most REALTIME_OUTBOX_REDIS_TIMEOUT_SECONDS) or that a server's
+subscription missed (it was reconnecting) still takes effect, a poll interval later. A command
+arriving both ways is applied once (its row id). A polled command applies to the connections
+registered before it was made (plus COMMIT_MARGIN_SECONDS for its transaction's commit): a
+connection made after a late command's change is not closed for it.
+
 A session-authenticated connection also ends when its session expires: `register` starts a timer
 on the session's expiry date (read from the session store), re-read then (a session may have been
 extended) and closed with `session_expired` once it is gone or past.
@@ -32,17 +41,20 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from importlib import import_module
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from realtime import metrics, rooms
+from realtime import metrics, outbox, rooms
 from realtime.auth import Identity
-from realtime.redis import async_client, sync_client
+from realtime.models import RevocationCommand
+from realtime.redis import async_client
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +66,9 @@ SESSION_EXPIRED = "session_expired"
 RECENT_SECONDS = 30.0  # commands kept for connections/joins that were under way when they came
 SESSION_RECHECK_MAX_SECONDS = 3600.0  # a session's expiry is read again at least this often
 LISTEN_RETRY_MAX_SECONDS = 5.0
+POLL_LOOKBACK_SECONDS = 120.0  # a poll reads the commands written this recently (commit delays)
+COMMIT_MARGIN_SECONDS = 10.0  # a polled command applies to connections registered up to this after it
+PRUNE_EVERY_SECONDS = 60.0
 
 
 def channel() -> str:
@@ -90,6 +105,7 @@ class Command:
     api_token_id: int | None = None
     jwt_issued_before: float | None = None  # JWT connections whose `iat` is at or before this
     sent_at: float = field(default_factory=time.time)  # for the change -> effect time in the log
+    id: int | None = None  # its RevocationCommand row: applied once, however it arrives
 
     def matches(self, identity: Identity) -> bool:
         if identity.user_id != self.user_id:
@@ -109,7 +125,10 @@ class Command:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Command:
-        data = json.loads(raw)
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Command:
         if not isinstance(data, dict) or data.get("action") not in ("close", "recheck"):
             raise ValueError("not a revocation command")
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
@@ -119,18 +138,24 @@ class Command:
 
 
 def publish(command: Command) -> None:
-    """Send `command` to every server process once the current transaction commits (at once
-    outside one): a rolled-back change revokes nothing."""
-    transaction.on_commit(lambda: _send(command))
+    """Store `command` in the current transaction (committed at once outside one) and send it to
+    every server process once it commits: a rolled-back change revokes nothing."""
+    row = RevocationCommand.objects.create(created_at=timezone.now(), payload=asdict(command))
+    stored = replace(command, id=row.pk)
+    transaction.on_commit(lambda: _send(stored))
 
 
 def _send(command: Command) -> None:
     try:
-        receivers = sync_client().publish(channel(), command.to_json())
-    except Exception:
-        # The change itself is committed; the connections keep what they have until they reconnect.
-        log.exception(
-            "revocation not published action=%s user=%s code=%s", command.action, command.user_id, command.code
+        receivers = outbox.client().publish(channel(), command.to_json())
+    except Exception as exc:
+        # Committed and stored: the servers' polls apply it (realtime.models.RevocationCommand).
+        log.warning(
+            "revocation not published (%s): the servers' polls apply it action=%s user=%s code=%s",
+            type(exc).__name__,
+            command.action,
+            command.user_id,
+            command.code,
         )
         return
     log.info(
@@ -154,6 +179,8 @@ def recheck_user(user_id: int, message: str) -> None:
 
 
 _by_user: dict[int, set[Revocable]] = {}
+_registered_at: dict[int, float] = {}  # id(conn) -> when it was registered (time.time())
+_applied: dict[int, float] = {}  # command row id -> when it was applied here (monotonic)
 _session_timers: dict[int, asyncio.Task] = {}  # id(conn) -> its session expiry task
 _recent: deque[tuple[int, float, Command]] = deque()  # (generation, monotonic time, command)
 _generation = 0
@@ -167,6 +194,7 @@ def generation() -> int:
 
 def register(conn: Revocable) -> None:
     _by_user.setdefault(conn.identity.user_id, set()).add(conn)
+    _registered_at[id(conn)] = time.time()
     if conn.identity.via == "session" and conn.identity.session_key:
         _session_timers[id(conn)] = asyncio.get_running_loop().create_task(_watch_session(conn))
 
@@ -177,6 +205,7 @@ def unregister(conn: Revocable) -> None:
         conns.discard(conn)
         if not conns:
             del _by_user[conn.identity.user_id]
+    _registered_at.pop(id(conn), None)
     timer = _session_timers.pop(id(conn), None)
     if timer is not None and timer is not asyncio.current_task():
         timer.cancel()
@@ -186,26 +215,37 @@ def live_count() -> int:
     return sum(len(conns) for conns in _by_user.values())
 
 
-async def apply(command: Command) -> int:
-    """Apply a command to this process's matching connections; returns how many were affected."""
+async def apply(command: Command, *, polled: bool = False) -> int:
+    """Apply a command to this process's matching connections (once per command row); returns
+    how many were affected. `polled`: read from the database, perhaps late: only connections
+    registered before the command (plus COMMIT_MARGIN_SECONDS) are affected."""
     global _generation
+    now = time.monotonic()
+    if command.id is not None:
+        if command.id in _applied:
+            return 0
+        _applied[command.id] = now
     _generation += 1
     now = time.monotonic()
     _recent.append((_generation, now, command))
     while _recent and now - _recent[0][1] > RECENT_SECONDS:
         _recent.popleft()
     affected = 0
+    registered_by = command.sent_at + COMMIT_MARGIN_SECONDS
     for conn in list(_by_user.get(command.user_id, ())):
+        if polled and _registered_at.get(id(conn), 0.0) > registered_by:
+            continue
         affected += await _apply_to(conn, command)
     if affected:
         metrics.incr("revocations_applied", affected)
         log.info(
-            "revocation applied action=%s user=%s code=%s connections=%s after=%.3fs",
+            "revocation applied action=%s user=%s code=%s connections=%s after=%.3fs via=%s",
             command.action,
             command.user_id,
             command.code,
             affected,
             time.time() - command.sent_at,
+            "poll" if polled else "pubsub",
         )
     return affected
 
@@ -249,7 +289,16 @@ async def still_allowed(identity: Identity, room: str) -> bool:
 
 async def listen(sio: Any = None) -> None:
     """Started once per server process (REALTIME_SERVER_TASKS): applies every command published
-    on the revocation channel to this process's connections, in the order they were published."""
+    on the revocation channel to this process's connections, in the order they were published,
+    and (`poll`) the stored commands that did not arrive that way."""
+    poller = asyncio.get_running_loop().create_task(poll())
+    try:
+        await _listen_pubsub()
+    finally:
+        poller.cancel()
+
+
+async def _listen_pubsub() -> None:
     retry = 0.5
     while True:
         pubsub = async_client().pubsub(ignore_subscribe_messages=True)
@@ -277,6 +326,53 @@ async def listen(sio: Any = None) -> None:
                 await pubsub.aclose()
             except Exception:  # noqa: S110 (the connection is already gone)
                 pass
+
+
+@sync_to_async
+def _stored_since(seconds: float) -> list[tuple[int, Any]]:
+    since = timezone.now() - timedelta(seconds=seconds)
+    return list(RevocationCommand.objects.filter(created_at__gte=since).order_by("id").values_list("id", "payload"))
+
+
+@sync_to_async
+def _prune() -> int:
+    keep = timedelta(seconds=settings.REALTIME_REVOCATION_KEEP_SECONDS)
+    return RevocationCommand.objects.filter(created_at__lt=timezone.now() - keep).delete()[0]
+
+
+async def poll() -> None:
+    """Every REALTIME_REVOCATION_POLL_SECONDS: apply the stored commands not applied here yet (the
+    first look only notes what is there: this process has no connection older than them)."""
+    first = True
+    pruned = time.monotonic()
+    while True:
+        try:
+            rows = await _stored_since(POLL_LOOKBACK_SECONDS)
+            for pk, payload in rows:
+                if pk in _applied:
+                    continue
+                if first:
+                    _applied[pk] = time.monotonic()
+                    continue
+                try:
+                    command = replace(Command.from_dict(payload), id=pk)
+                except (ValueError, TypeError) as exc:
+                    log.warning("ignored a malformed stored revocation command #%s: %s", pk, exc)
+                    _applied[pk] = time.monotonic()
+                    continue
+                await apply(command, polled=True)
+            first = False
+            now = time.monotonic()
+            for pk in [pk for pk, at in _applied.items() if now - at > 2 * POLL_LOOKBACK_SECONDS]:
+                del _applied[pk]
+            if now - pruned >= PRUNE_EVERY_SECONDS:
+                pruned = now
+                await _prune()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("revocation poll: %s: %s", type(exc).__name__, exc)
+        await asyncio.sleep(settings.REALTIME_REVOCATION_POLL_SECONDS)
 
 
 # --- session expiry ------------------------------------------------------------------------------------
