@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from project.internals import problem, version
+from realtime.compat.internals import problem, version
 from realtime.compat import inventory
 
 log = logging.getLogger(__name__)
