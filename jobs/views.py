@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
-
 from typing import Any
+
+from django.http import HttpRequest, JsonResponse
 
 from jobs.models import JobRecord
 from jobs.services import enqueue_tracked

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+
 from realtime import host
 from realtime.batching import Batcher
 from realtime.identity import TokenClaims, TokenError

@@ -28,8 +28,8 @@ from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
 from realtime import host
-from realtime.identity import TokenError
 from realtime.emit import EmitError
+from realtime.identity import TokenError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from realtime import host
-from realtime.ids import parse_id
 from realtime.auth import Identity
+from realtime.ids import parse_id
 
 Authorize = Callable[[Identity, str], Awaitable[bool]]
 Snapshot = Callable[[Identity, str], Awaitable[dict[str, Any]]]
