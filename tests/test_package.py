@@ -111,3 +111,22 @@ def test_a_wrong_host_setting_stops_the_start_saying_what_is_wrong(tmp_path, lin
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("django.core.exceptions.ImproperlyConfigured"), out.stderr[-2000:]
     assert says in last
+
+
+def test_the_default_identity_backend_knows_sessions_only_and_says_so():
+    from realtime.identity import IdentityBackend, TokenError
+
+    (refused,) = IdentityBackend().users_for_jwts(["a.b.c"])
+    assert isinstance(refused, TokenError) and refused.code == "jwt_not_accepted"
+    assert IdentityBackend().tenant_of(object()) is None
+
+
+def test_the_default_project_rules_name_projects_by_id_and_need_a_membership_rule():
+    from realtime.projects import ProjectRules, UnknownProject
+
+    rules = ProjectRules()
+    assert rules.resolve("12", None) == 12
+    with pytest.raises(UnknownProject):
+        rules.resolve("project_x", None)
+    with pytest.raises(NotImplementedError, match="member_project"):
+        rules.member_project(1, 12)
