@@ -122,8 +122,10 @@ if _SOCKETIO_CLIENT_DIST.is_dir():
 # AsyncAPI's React component (npm) renders the event contract's HTML docs at /docs/events/.
 _ASYNCAPI_REACT = BASE_DIR / "node_modules" / "@asyncapi" / "react-component"
 if _ASYNCAPI_REACT.is_dir():
-    STATICFILES_DIRS.append(("vendor/asyncapi-react/standalone", _ASYNCAPI_REACT / "browser" / "standalone"))
-    STATICFILES_DIRS.append(("vendor/asyncapi-react/styles", _ASYNCAPI_REACT / "styles"))
+    # the paths the realtime package's wheel serves them at (realtime/static/vendor/, pyproject.toml)
+    _standalone = "vendor/@asyncapi/react-component/browser/standalone"
+    STATICFILES_DIRS.append((_standalone, _ASYNCAPI_REACT / "browser" / "standalone"))
+    STATICFILES_DIRS.append(("vendor/@asyncapi/react-component/styles", _ASYNCAPI_REACT / "styles"))
 # static/js/realtime-events.d.ts (generated from the contract: docs/tools/render_contract.py) is
 # TypeScript, not the MPEG transport stream whitenoise's `.ts` default says.
 WHITENOISE_MIMETYPES = {".ts": "application/typescript; charset=utf-8"}

@@ -23,6 +23,8 @@ SOURCES = [
     "templates/realtime",
     "static/js",
     "node_modules/socket.io-client/dist",
+    "node_modules/@asyncapi/react-component/browser/standalone",
+    "node_modules/@asyncapi/react-component/styles",
 ]
 
 

@@ -195,6 +195,9 @@ def test_the_adoption_guide_works_as_written(tmp_path):
             assert all(p.poll() is None for p in processes), (tmp_path / "server.log").read_text()[-3000:]
             time.sleep(0.2)  # polling the server's readiness, with a deadline
 
+        contract = requests.get(f"{base}/api/realtime/asyncapi.json", timeout=10)  # the guide's URL paths
+        assert contract.status_code == 200 and contract.json()["asyncapi"].startswith("3."), contract.text[:500]
+
         client_js = host / "client.mjs"
         client_js.write_text(
             client_js.read_text()
