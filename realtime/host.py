@@ -7,6 +7,7 @@
 - REALTIME_ROOMS         optional {room kind: dotted path to `async authorize(identity, key) -> bool`}
                          for more room kinds (apps may also call realtime.rooms.register).
 
+SOCKETIO_ALLOWED_ORIGINS has a development default (localhost:8000) but may not be [] or '*'.
 A missing or wrong setting stops the start with ImproperlyConfigured naming it (and a failing
 `manage.py check`), never an ImportError from deep inside."""
 
@@ -68,6 +69,12 @@ def configure() -> None:
         except ImportError as exc:
             raise ImproperlyConfigured(f"REALTIME_ROOMS[{kind!r}] = {path!r} cannot be imported: {exc}") from exc
     _resolved["rooms"] = rooms
+    origins = settings.SOCKETIO_ALLOWED_ORIGINS
+    if not origins or "*" in origins:
+        # [] would turn python-engineio's origin check off and '*' allows every site
+        raise ImproperlyConfigured(
+            "SOCKETIO_ALLOWED_ORIGINS must list the allowed origins explicitly (never [] or '*')"
+        )
 
 
 def _get(key: str) -> Any:

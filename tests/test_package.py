@@ -105,6 +105,7 @@ def test_a_missing_host_setting_stops_the_start_naming_it(tmp_path, name):
         ('REALTIME_PROJECT_MODEL = "accounts"', "REALTIME_PROJECT_MODEL must be 'app_label.ModelName'"),
         ('REALTIME_PROJECT_MODEL = "accounts.Nothing"', "is not an installed model"),
         ('REALTIME_ROOMS = {"team": "nowhere.authorize"}', "REALTIME_ROOMS['team']"),
+        ('SOCKETIO_ALLOWED_ORIGINS = ["*"]', "SOCKETIO_ALLOWED_ORIGINS must list the allowed origins explicitly"),
     ],
 )
 def test_a_wrong_host_setting_stops_the_start_saying_what_is_wrong(tmp_path, line, says):
