@@ -4,9 +4,10 @@ Every refusal carries a machine-readable code and a message the client can show.
 
 The host's identity backend (REALTIME_IDENTITY, realtime.identity) answers what only it knows:
 which users JWTs stand for, whose an API token is, a user's tenant. A JWT handshake is checked in
-the database every time (the user exists, is active, its tenant), but not one query per handshake: handshakes that arrive while a check is under
-way wait for the next one, which checks all of them with one query (realtime.batching). Alone, a
-handshake is checked at once; in a reconnect storm, hundreds share a query and a thread hop."""
+the database every time (the user exists, is active, its tenant), but not one query per
+handshake: handshakes that arrive while a check is under way wait for the next one, which checks
+all of them with one query (realtime.batching). Alone, a handshake is checked at once; in a
+reconnect storm, hundreds share a query and a thread hop."""
 
 from __future__ import annotations
 
