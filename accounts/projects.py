@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import DEFAULT_KEY_RE, PROJECT_KEY_RE, Project
-from project.ids import parse_id
+from realtime.ids import parse_id
+from realtime.projects import UnknownProject  # neither a project id nor a key of a project in the tenant
 
-
-class UnknownProject(ValueError):
-    """Neither a project id nor a key of a project in the tenant."""
+__all__ = ["UnknownProject", "aproject_id_for", "project_id_for"]
 
 
 def _own_keys(reference: Any, tenant_id: int | None):

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from django.conf import settings
 
-
-class TokenError(Exception):
-    """A token was refused; `code` is machine-readable, `str(err)` is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class TokenClaims:
-    user_id: int
-    tenant_id: int | None
-    expires_at: float
-    issued_at: float | None = None  # `iat`; a token without one is refused once its user has a cutoff
+from realtime.identity import TokenClaims, TokenError  # the realtime package owns the types
 
 
 def issue_jwt(*, user, ttl_seconds: int | None = None) -> str:

@@ -16,7 +16,7 @@ def token(request: HttpRequest) -> JsonResponse:
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ApiError(400, "username and password are required strings", "invalid_input")
     # NUL and other control characters never reach the lookup (PostgreSQL text cannot hold NUL):
-    # the body parser refused them (accounts/http.py). A locked-out username or address is
+    # the body parser refused them (realtime/http.py). A locked-out username or address is
     # answered 429 by django-axes (accounts/throttle.py) before the password is checked.
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:

@@ -1,11 +1,11 @@
 """RQ internals the jobs app relies on, used here and nowhere else (the upgrade-safety inventory,
-project/internals.py, lists them as `ITEMS` with their checks; docs/internals.md)."""
+realtime/compat/internals.py, lists them as `ITEMS` with their checks; docs/internals.md)."""
 
 from __future__ import annotations
 
 from rq.scheduler import RQScheduler
 
-from project.internals import Item, attribute, method, source_has
+from realtime.compat.internals import Item, attribute, method, source_has
 
 
 def scheduler_running(scheduler: RQScheduler) -> bool:

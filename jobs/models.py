@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from realtime.host import project_model_label
+
 
 class JobRecord(models.Model):
     class Status(models.TextChoices):
@@ -20,7 +22,7 @@ class JobRecord(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=100, db_index=True)
     project = models.ForeignKey(
-        "accounts.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+        project_model_label(), null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"

@@ -1,4 +1,4 @@
-"""RQ queues whose jobs carry the id of the request that enqueued them (project.logcontext), so a
+"""RQ queues whose jobs carry the id of the request that enqueued them (realtime.logcontext), so a
 worker's log lines for a job name the request that started it, with no `meta=` at the call site.
 
 `settings.RQ["QUEUE_CLASS"]` makes `RequestQueue` what `django_rq.get_queue()` returns (django-rq's
@@ -14,7 +14,7 @@ from django_rq.queues import DjangoRQ
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from project.logcontext import job_meta
+from realtime.logcontext import job_meta
 
 
 class RequestIdMixin:

@@ -1,22 +1,24 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
 
-from accounts.http import ApiError, api_view, json_body
-from accounts.models import Project
-from accounts.projects import UnknownProject, project_id_for
 from jobs.models import JobRecord
 from jobs.services import enqueue_tracked
+from realtime import host
+from realtime.http import ApiError, api_view, json_body
+from realtime.projects import UnknownProject
 
 
-def _member_project(request: HttpRequest, project_ref: str) -> Project:
-    """The project named by its id or its key (in the user's tenant), if the user is a member."""
-    profile = getattr(request.user, "profile", None)
+def _member_project(request: HttpRequest, project_ref: str) -> Any:
+    """The project named by `project_ref` (the host's REALTIME_PROJECTS rules), if the user is a member."""
+    rules = host.projects()
     try:
-        project_id = project_id_for(project_ref, profile.tenant_id if profile else None)
+        project_id = rules.resolve(project_ref, host.identity().tenant_of(request.user))
     except UnknownProject:
         project_id = None
-    project = Project.objects.filter(pk=project_id, members=request.user).first() if project_id else None
+    project = rules.member_project(request.user.pk, project_id) if project_id else None
     if project is None:
         raise ApiError(404, "no such project, or you are not a member", "not_found")
     return project

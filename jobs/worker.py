@@ -27,7 +27,7 @@ from rq.worker import Worker
 
 from jobs import lifecycle, reaper, signals
 from jobs.compat import scheduler_running
-from project.logcontext import job_context
+from realtime.logcontext import job_context
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class TrackingWorker(Worker):
 
     def perform_job(self, job, queue, execution) -> bool:
         """In the work horse: the job's lines (its start, its function, its callbacks) carry its
-        id and the id of the request that enqueued it (project.logcontext)."""
+        id and the id of the request that enqueued it (realtime.logcontext)."""
         with job_context(job):
             ok = super().perform_job(job, queue, execution)
         _count(job, "success" if ok else "error")

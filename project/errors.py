@@ -1,6 +1,6 @@
 """Django's error handlers (handler400/403/404/500 in project/urls.py) and its CSRF failure
 view: JSON `{error, code}` under the API (`/api/...`, `/start-automation`), Django's own pages
-elsewhere. The API's own refusals are made in accounts/http.py; these catch what never reaches
+elsewhere. The API's own refusals are made in realtime/http.py; these catch what never reaches
 an API view (an unknown path, a request Django refused before routing it)."""
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "project.logcontext.RequestIdMiddleware",  # first: every response carries X-Request-ID
+    "realtime.logcontext.RequestIdMiddleware",  # first: every response carries X-Request-ID
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,8 +122,10 @@ if _SOCKETIO_CLIENT_DIST.is_dir():
 # AsyncAPI's React component (npm) renders the event contract's HTML docs at /docs/events/.
 _ASYNCAPI_REACT = BASE_DIR / "node_modules" / "@asyncapi" / "react-component"
 if _ASYNCAPI_REACT.is_dir():
-    STATICFILES_DIRS.append(("vendor/asyncapi-react/standalone", _ASYNCAPI_REACT / "browser" / "standalone"))
-    STATICFILES_DIRS.append(("vendor/asyncapi-react/styles", _ASYNCAPI_REACT / "styles"))
+    # the paths the realtime package's wheel serves them at (realtime/static/vendor/, pyproject.toml)
+    _standalone = "vendor/@asyncapi/react-component/browser/standalone"
+    STATICFILES_DIRS.append((_standalone, _ASYNCAPI_REACT / "browser" / "standalone"))
+    STATICFILES_DIRS.append(("vendor/@asyncapi/react-component/styles", _ASYNCAPI_REACT / "styles"))
 # static/js/realtime-events.d.ts (generated from the contract: docs/tools/render_contract.py) is
 # TypeScript, not the MPEG transport stream whitenoise's `.ts` default says.
 WHITENOISE_MIMETYPES = {".ts": "application/typescript; charset=utf-8"}
@@ -149,6 +151,11 @@ CHANNEL_LAYERS = {
 }
 
 # --- Realtime (Socket.IO) -------------------------------------------------------------------------
+# What the realtime package needs from this project (realtime/host.py, docs/adopt.md): who a
+# handshake is, who is a project's member, and the project model tracked jobs belong to.
+REALTIME_IDENTITY = "accounts.identity.AccountsIdentity"
+REALTIME_PROJECTS = "accounts.identity.AccountsProjects"
+REALTIME_PROJECT_MODEL = "accounts.Project"
 SOCKETIO_ALLOWED_ORIGINS: list[str] = env.list(
     "SOCKETIO_ALLOWED_ORIGINS",
     default=["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else [],
@@ -272,7 +279,7 @@ OPS_PROCESS_INTERVAL_SECONDS: float = max(0.5, env.float("OPS_PROCESS_INTERVAL_S
 # The last server errors kept in Redis for the ops page (ops/errorlog.py).
 OPS_RECENT_ERRORS: bool = env.bool("OPS_RECENT_ERRORS", default=True)
 
-# --- JSON API (accounts/http.py) ------------------------------------------------------------------
+# --- JSON API (realtime/http.py) ------------------------------------------------------------------
 API_MAX_BODY_BYTES: int = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # larger: 413 body_too_large
 CSRF_FAILURE_VIEW = "project.errors.csrf_failure"  # JSON under the API, Django's page elsewhere
 API_MAX_JSON_DEPTH: int = env.int("API_MAX_JSON_DEPTH", default=20)  # deeper: 400 too_deep
@@ -349,8 +356,8 @@ LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Every line carries request_id= (and job= inside an RQ job): project/logcontext.py.
-    "filters": {"context": {"()": "project.logcontext.LogContextFilter"}},
+    # Every line carries request_id= (and job= inside an RQ job): realtime/logcontext.py.
+    "filters": {"context": {"()": "realtime.logcontext.LogContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(ids)s %(message)s"},
     },

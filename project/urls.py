@@ -3,8 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
-from realtime import diagnostics as realtime_diagnostics
-from realtime import views as realtime_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,10 +10,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/auth/token", account_views.token, name="api-token"),
-    path("healthz", realtime_views.healthz, name="healthz"),
-    path("api/realtime/asyncapi.json", realtime_views.asyncapi_view, name="realtime-asyncapi"),
-    path("docs/events/", realtime_views.events_docs, name="realtime-events-docs"),
-    path("api/realtime/test-event", realtime_diagnostics.test_event_view, name="realtime-test-event"),
+    path("", include("realtime.urls")),  # healthz, the AsyncAPI document and page, test-event
     path("", include("jobs.urls")),
     path("", include("automation.urls")),
     path("", include("billing.urls")),

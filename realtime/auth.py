@@ -2,10 +2,12 @@
 
 Every refusal carries a machine-readable code and a message the client can show.
 
-A JWT handshake is checked in the database every time (the user exists, is active, its tenant;
-accounts.tokens), but not one query per handshake: handshakes that arrive while a check is under
-way wait for the next one, which checks all of them with one query (realtime.batching). Alone, a
-handshake is checked at once; in a reconnect storm, hundreds share a query and a thread hop."""
+The host's identity backend (REALTIME_IDENTITY, realtime.identity) answers what only it knows:
+which users JWTs stand for, whose an API token is, a user's tenant. A JWT handshake is checked in
+the database every time (the user exists, is active, its tenant), but not one query per
+handshake: handshakes that arrive while a check is under way wait for the next one, which checks
+all of them with one query (realtime.batching). Alone, a handshake is checked at once; in a
+reconnect storm, hundreds share a query and a thread hop."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
 
-from accounts.models import ApiToken, hash_api_token
-from accounts.tokens import TokenClaims, TokenError, users_for_jwts
+from realtime import host
 from realtime.batching import Batcher
+from realtime.identity import TokenClaims, TokenError
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +49,17 @@ class Identity:
 
 
 async def _user_identity(user_id: int, via: str, **extra: Any) -> Identity:
-    user = await get_user_model().objects.select_related("profile").filter(pk=user_id, is_active=True).afirst()
+    user = await host.identity().users().filter(pk=user_id, is_active=True).afirst()
     if user is None:
         raise Refused("unknown_user", "the token's user does not exist or is disabled")
     return _identity(user, via, **extra)
 
 
 def _identity(user: Any, via: str, **extra: Any) -> Identity:
-    profile = getattr(user, "profile", None)
     return Identity(
         user_id=user.pk,
         username=user.get_username(),
-        tenant_id=profile.tenant_id if profile else None,
+        tenant_id=host.identity().tenant_of(user),
         is_staff=user.is_staff,
         via=via,
         **extra,
@@ -104,7 +104,7 @@ MAX_JWT_BATCH = 500  # tokens checked by one query (its `IN (...)` list)
 
 
 async def _check_jwts(tokens: list[str]) -> list[tuple[Any, TokenClaims] | TokenError]:
-    return await sync_to_async(users_for_jwts)(tokens)
+    return await sync_to_async(host.identity().users_for_jwts)(tokens)
 
 
 _jwt_checks: Batcher[str, tuple[Any, TokenClaims]] = Batcher("JWT checks", _check_jwts, MAX_JWT_BATCH)
@@ -113,7 +113,8 @@ _jwt_checks: Batcher[str, tuple[Any, TokenClaims]] = Batcher("JWT checks", _chec
 async def _from_api_token(raw: str) -> Identity:
     if len(raw) > 200:
         raise Refused("invalid_token", "API token is too long")
-    token = await ApiToken.objects.filter(key_hash=hash_api_token(raw), revoked_at__isnull=True).afirst()
-    if token is None:
+    owner = await host.identity().api_token_owner(raw)
+    if owner is None:
         raise Refused("invalid_token", "unknown or revoked API token")
-    return await _user_identity(token.user_id, "api_token", api_token_id=token.pk)
+    user_id, token_id = owner
+    return await _user_identity(user_id, "api_token", api_token_id=token_id)

@@ -23,7 +23,7 @@ from typing import Any
 import socketio
 from engineio import payload as eio_payload
 
-from project.ids import parse_id
+from realtime.ids import parse_id
 
 META = "_meta"
 

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from accounts.http import ApiError, api_view, json_body
 from realtime import handlers
 from realtime.auth import Identity
 from realtime.emit import aemit, emit, user_room
+from realtime.http import ApiError, api_view, json_body
 
 
 def _test_event(n: int, source: str, text: str = "") -> dict:

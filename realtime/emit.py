@@ -238,7 +238,7 @@ def _batch_failed(
     )
 
 
-# The request and job ids come with every line (project.logcontext.LogContextFilter).
+# The request and job ids come with every line (realtime.logcontext.LogContextFilter).
 _LOG_FORMAT = "event=%s room=%s ns=%s seq=%s"
 
 

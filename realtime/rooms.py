@@ -1,7 +1,9 @@
 """Room authorization: which identity may join which room, checked in the database every time.
 
 `user:{id}` and `tenant:{id}` are joined on connect. Every other room kind is joined by an
-explicit subscribe; apps register the kinds they own (`register("run", ...)` in automation)."""
+explicit subscribe; apps register the kinds they own (`register("run", ...)` in automation), and
+the host may name more in REALTIME_ROOMS (realtime.host). Who is a project's member is the host's
+rule (REALTIME_PROJECTS: realtime.projects.ProjectRules)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accounts.models import Project
-from project.ids import parse_id
+from realtime import host
 from realtime.auth import Identity
+from realtime.ids import parse_id
 
 Authorize = Callable[[Identity, str], Awaitable[bool]]
 Snapshot = Callable[[Identity, str], Awaitable[dict[str, Any]]]
@@ -73,10 +75,16 @@ async def is_project_member(identity: Identity, key: str) -> bool:
     project_id = parse_id(key)
     if project_id is None:
         return False
-    return await Project.objects.filter(pk=project_id, members__pk=identity.user_id).aexists()
+    return await host.projects().may_join(identity.user_id, project_id)
 
 
 register("user", authorize=_own_user)
 register("tenant", authorize=_own_tenant)
 register("staff", authorize=_staff)
 register("project", authorize=is_project_member)
+
+
+def register_host_rooms() -> None:
+    """The room kinds the host names in REALTIME_ROOMS (RealtimeConfig.ready)."""
+    for kind, authorize in host.extra_rooms().items():
+        register(kind, authorize=authorize)

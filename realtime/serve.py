@@ -19,9 +19,12 @@ log = logging.getLogger(__name__)
 
 def use_uvloop() -> bool:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")  # as project/asgi.py
-    from project.runenv import load_run_env
-
-    load_run_env()  # as manage.py: what `make run` chose, under the real environment
+    try:
+        from project.runenv import load_run_env  # this repository's `make run` only
+    except ImportError:  # a host project (the installed package): its environment as it is
+        pass
+    else:
+        load_run_env()  # as manage.py: what `make run` chose, under the real environment
     from django.conf import settings  # the settings module only: it imports nothing of daphne's
 
     if not settings.REALTIME_UVLOOP:

@@ -5,9 +5,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts.http import api_view
 from realtime import contract, outbox
 from realtime.codegen import asyncapi
+from realtime.http import api_view
 from realtime.redis import sync_client
 
 

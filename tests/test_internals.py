@@ -1,4 +1,4 @@
-"""The inventory of other packages' internals (project/internals.py, docs/internals.md): every item
+"""The inventory of other packages' internals (realtime/compat/internals.py, docs/internals.md): every item
 holds against the installed versions, every private name of another package used in the code is
 an item, no item is stale, and the page is current."""
 

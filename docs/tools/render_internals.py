@@ -1,4 +1,4 @@
-"""Render the inventory of other packages' internals (project/internals.py) into docs/internals.md.
+"""Render the inventory of other packages' internals (realtime/compat/internals.py) into docs/internals.md.
 
     python docs/tools/render_internals.py            # rewrites the generated part of docs/internals.md
     python docs/tools/render_internals.py --check    # exit 1 if it is out of date

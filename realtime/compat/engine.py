@@ -46,9 +46,9 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from engineio.async_socket import AsyncSocket
 
-from project.internals import version
 from realtime import admission, metrics
 from realtime.compat import backpressure, idle
+from realtime.compat.internals import version
 
 log = logging.getLogger(__name__)
 

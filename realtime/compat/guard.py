@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from project.internals import problem, version
 from realtime.compat import inventory
+from realtime.compat.internals import problem, version
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """What realtime/ relies on inside python-socketio, python-engineio, daphne, autobahn, Twisted,
-channels and channels_redis: one `Item` per internal (project/internals.py), each with its check
+channels and channels_redis: one `Item` per internal (realtime/compat/internals.py), each with its check
 against the installed version. tests/test_internals.py runs the checks and holds the code to this
 list; docs/internals.md is rendered from it (`make docs`). Items marked `fastpath=True` are checked
 again when a server process starts: a failure turns the fast path off (realtime.compat.guard).
 
 To add one: an `Item(...)` below (library as pinned in requirements.txt, the dotted name, how it
-is used, the files that use it, why, what breaks, a check from project.internals' helpers)."""
+is used, the files that use it, why, what breaks, a check from realtime.compat.internals' helpers)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import engineio
 import socketio
 from engineio.async_socket import AsyncSocket
 
-from project.internals import Drift, Item, attribute, method, on_instance, resolve, source_has
+from realtime.compat.internals import Drift, Item, attribute, method, on_instance, resolve, source_has
 
 SIO = "python-socketio"
 EIO = "python-engineio"

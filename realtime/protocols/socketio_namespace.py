@@ -22,11 +22,11 @@ from typing import Any
 import socketio
 from django.conf import settings
 
-from accounts.projects import UnknownProject, aproject_id_for
-from realtime import admission, contract, handlers, metrics, rooms
+from realtime import admission, contract, handlers, host, metrics, rooms
 from realtime.auth import Identity, Refused
 from realtime.compat import backpressure
 from realtime.emit import project_room, user_room
+from realtime.projects import UnknownProject
 from realtime.sessions import Session, Throttled
 
 log = logging.getLogger(__name__)
@@ -370,6 +370,6 @@ async def close_transport(server: socketio.AsyncServer, sid: str, namespace: str
 async def project_room_of(identity: Identity, project_id: Any) -> str:
     """Seed 002 names a project by its id or by its key (`project_456`, in the user's tenant)."""
     try:
-        return project_room(await aproject_id_for(project_id, identity.tenant_id))
+        return project_room(await host.projects().aresolve(project_id, identity.tenant_id))
     except UnknownProject as exc:
         raise rooms.Forbidden("invalid_room", str(exc)) from None
