@@ -26,13 +26,21 @@ log = logging.getLogger(__name__)
 PATHS = ("socket.io", "ws/socket.io")
 
 
+# The server tasks, referenced while they run: the event loop keeps only weak references to tasks,
+# and a task waiting on something only it references (the outbox relay's task waits for the server
+# to stop) is otherwise garbage-collected ("Task was destroyed but it is pending!").
+_server_tasks: set[asyncio.Future] = set()
+
+
 def _start_server_tasks(sio: socketio.AsyncServer) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return  # not serving (a command, the test process): nothing to run
     for path in settings.REALTIME_SERVER_TASKS:
-        sio.start_background_task(import_string(path), sio)
+        task = sio.start_background_task(import_string(path), sio)
+        _server_tasks.add(task)
+        task.add_done_callback(_server_tasks.discard)
 
 
 def _admin_ui(sio: socketio.AsyncServer) -> None:
