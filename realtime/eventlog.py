@@ -236,7 +236,8 @@ async def _ensure_batch(requests: list[tuple[Any, str, list[tuple[str, int | Non
         for _, namespace, rooms in requests:
             for room, since, _ in rooms:
                 keys = (state_key(namespace, room), log_key(namespace, room))
-                pipe.evalsha(ENSURE_SHA, 2, *keys, secrets.token_hex(6), STATE_TTL_SECONDS)
+                # as a plain command: redis-py's cluster pipeline refuses its evalsha() method
+                pipe.execute_command("EVALSHA", ENSURE_SHA, 2, *keys, secrets.token_hex(6), STATE_TTL_SECONDS)
                 if since is not None:
                     pipe.xrange(keys[1], min=f"0-{since + 1}", max="+")
         raw = await pipe.execute(raise_on_error=False)

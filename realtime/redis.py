@@ -15,6 +15,7 @@ _lock = threading.Lock()
 _sync: redis.Redis | None = None
 _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 _blocking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_broadcast: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 CLIENT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
 # A Redis Cluster client (REALTIME_REDIS_CLUSTER): health checks are per node connection there too.
@@ -87,4 +88,18 @@ def blocking_client() -> aioredis.Redis:
             realtime_url(), **{**CLIENT_OPTIONS, "socket_timeout": BLOCKING_SOCKET_TIMEOUT}
         )
         _blocking[loop] = client
+    return client
+
+
+def broadcast_client() -> aioredis.Redis:
+    """A client for classic pub/sub outside the room channels (revocations), bound to the running
+    loop: the async client on a single Redis; on a Redis Cluster a plain client of the node
+    REALTIME_REDIS_URL names (the cluster bus carries a classic PUBLISH to every node, and
+    redis-py's cluster client has no asyncio PubSub)."""
+    if not is_cluster():
+        return async_client()
+    loop = asyncio.get_running_loop()
+    client = _broadcast.get(loop)
+    if client is None:
+        client = _broadcast[loop] = aioredis.Redis.from_url(realtime_url(), **CLIENT_OPTIONS)
     return client

@@ -42,7 +42,7 @@ from django.db import transaction
 
 from realtime import metrics, rooms
 from realtime.auth import Identity
-from realtime.redis import async_client, sync_client
+from realtime.redis import broadcast_client, sync_client
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ async def listen(sio: Any = None) -> None:
     on the revocation channel to this process's connections, in the order they were published."""
     retry = 0.5
     while True:
-        pubsub = async_client().pubsub(ignore_subscribe_messages=True)
+        pubsub = broadcast_client().pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(channel())
             log.info("revocation listener subscribed channel=%s", channel())
