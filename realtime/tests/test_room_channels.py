@@ -140,3 +140,45 @@ def test_a_leave_and_rejoin_before_redis_answers_leaves_the_room_subscribed():
 
     assert asyncio.run(scenario()) == [b"hello"]
     assert resubscribed == []  # nothing was lost, so no catch-up was asked for
+
+
+def test_a_join_skips_the_live_events_its_replay_already_sent(world):
+    """The pub/sub stream can lag behind a join's read (a flood's backlog is handed out a few
+    messages per loop turn, on another connection): events the replay sent may come live after
+    the join ended. The connection's floor skips them, and goes with the first event past it."""
+    from realtime import eventlog
+    from realtime.delivery.continuity import seq_of
+    from realtime.delivery.joins import Joins
+    from realtime.redis import async_client
+    from testing import redis_clients
+
+    room = project_room(world.apollo.pk)
+    published = [emit("test_event", {"n": n}, room=room, on_commit=False) for n in range(1, 6)]
+    epoch = published[-1].epoch
+    since = published[1].seq  # the client saw the first two
+
+    async def scenario() -> tuple[list[int], list]:
+        sent: list[int] = []
+
+        async def enter(sid: str, namespace: str, room: str) -> None:
+            return None
+
+        async def send_to_sid(sid: str, namespace: str, event: str, data: object) -> None:
+            sent.append(-1)  # a resync_required: not expected here
+
+        async def send_logged(sid: str, namespace: str, msg: dict) -> None:
+            sent.append(seq_of(msg))
+
+        joins = Joins(enter, send_to_sid, send_logged)
+        await joins.join("sid-1", "/", room, since, epoch, "/")
+        # the lagging stream now hands out the last two events the replay sent, then a new one
+        late = (await eventlog.read_missed(async_client(), "/", room, since=since + 1, epoch=epoch)).messages
+        emit("test_event", {"n": 6}, room=room, on_commit=False)
+        new = (await eventlog.read_missed(async_client(), "/", room, since=published[-1].seq, epoch=epoch)).messages
+        skips = [joins.hold(msg).get("skip_sid") for msg in late[-2:] + new]
+        return sent, skips
+
+    with redis_clients.fresh():
+        sent, skips = asyncio.run(scenario())
+    assert sent == [p.seq for p in published[2:]]  # replayed what it missed, once
+    assert skips == [["sid-1"], ["sid-1"], None]  # the late two skipped; the new one goes to it
