@@ -1,6 +1,8 @@
 """Redis CPU per published event (issue 11, for the sizing in docs/scaling.md): 100,000 events over
 1,000 rooms from one emitter (emit_many, batches of 500) into a private Redis with no subscriber.
-Prints the emitter's rate and redis-server's CPU per event, hence events/s per fully busy Redis core.
+Prints the emitter's rate and redis-server's CPU per event, hence events/s per fully busy Redis core;
+then the replay log's memory per entry: 2,000 more events of the same payload to one room (the log
+keeps REPLAY_LOG_MAXLEN of them, `MAXLEN ~`), read with `MEMORY USAGE`.
 
     .venv/bin/python bench/publish_cost.py
 """
@@ -54,6 +56,13 @@ def main() -> None:
             f"emitter; redis-server CPU {cpu / 1000:.2f} s = {cpu * 1000 / EVENTS:.1f} us/event, "
             f"{EVENTS / (cpu / 1000):,.0f} events/s per fully busy Redis core"
         )
+        from realtime import eventlog
+        from realtime.redis import sync_client
+
+        emit_many([("test_event", {"n": i, **payload}, "project:log-size") for i in range(2000)], on_commit=False)
+        key = eventlog.log_key("/", "project:log-size")
+        entries, size = sync_client().xlen(key), sync_client().memory_usage(key, samples=0)
+        print(f"replay log of one room: {entries:,} entries, {size:,} bytes = {size / entries:.0f} bytes per entry")
     finally:
         proc.terminate()
         proc.wait(10)
