@@ -79,7 +79,8 @@ class Joins:
         return below
 
     def forget(self, key: tuple[str, str]) -> None:
-        """The room has no local member any more: its floors go with it."""
+        """The room has no local member any more, or its members were told to resync: its
+        floors go."""
         self._floors.pop(key, None)
 
     async def join(

@@ -11,7 +11,8 @@ event published by emit() goes through, in this order:
   1. continuity   (delivery.continuity) gap fill from the replay log, epoch and roll-back checks:
                   what to tell the members (resync) and which messages to deliver, in order;
   2. hold-back    (delivery.joins) connections whose join is replaying get it from their join,
-                  in order, and are skipped below;
+                  in order, and are skipped below; so are those a finished join already sent
+                  it to (the stream lagging behind the join's read: the join's floor);
   3. aliases      the namespace's aliases (seed 004's `/ws`) get it too;
   4. deliver      encoded once per namespace and written to each member's connection
                   (compat.fastpath), or python-socketio's own path (REALTIME_FASTPATH=0, binary
@@ -88,8 +89,8 @@ class DeliveryPipeline:
     async def entering(self, sid: str, namespace: str, room: Any) -> AsyncIterator[None]:
         """Around python-socketio's enter_room: a room's first local member subscribes to its
         channel and waits for Redis's confirmation before entering (a join reads the replay log
-        after it enters, so every event is in what it reads or arrives live; the hold-back drops
-        the overlap). A room already subscribed, or being subscribed, costs no Redis round trip."""
+        after it enters, so every event is in what it reads or arrives live; the hold-back and
+        the join's floor drop the overlap). A room already subscribed, or being subscribed, costs no Redis round trip."""
         key = self.room_key(namespace, room)
         if key is None or sid in self.manager.rooms.get(namespace, {}).get(room, ()):
             yield
@@ -141,6 +142,9 @@ class DeliveryPipeline:
 
     async def _apply(self, namespace: str, room: str, verdict: Verdict) -> None:
         if verdict.resync:
+            # the members take the room's next events whatever their seq (Redis may have rolled
+            # back below a join's floor): no floor may skip them
+            self.joins.forget((namespace, room))
             await self._resync_members(namespace, room, verdict.resync)
         for message in verdict.deliver:
             message = self.joins.hold(message)
