@@ -165,6 +165,7 @@ class RedisCluster:
 
 def start(data_dir: Path, *, masters: int = 3, replicas: int = 1) -> RedisCluster:
     server, cli = binaries()
+    data_dir = data_dir.resolve()  # redis-server enters --dir first: a relative --logfile would not resolve
     shutil.rmtree(data_dir, ignore_errors=True)
     taken: set[int] = set()
     nodes = [Node(cluster_port(taken), data_dir / f"node-{i}") for i in range(masters * (1 + replicas))]
