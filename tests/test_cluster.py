@@ -15,6 +15,13 @@ from testing.stream import numbers
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def assert_no_traceback(servers) -> None:
+    """A node that died or a slot that moved is logged as a warning, never as a traceback."""
+    for server in servers.servers:
+        text = server.proc.log_path.read_text(errors="replace")
+        assert "Traceback" not in text, text[-3000:]
+
+
 def cluster_env(cluster) -> dict[str, str]:
     return {"REALTIME_REDIS_URL": cluster.url, "REALTIME_REDIS_CLUSTER": "1"}
 
@@ -91,6 +98,7 @@ def test_a_master_killed_mid_stream_loses_no_event_silently(world, on_cluster, c
         else:
             assert got == list(range(1, 401))
         assert client.duplicates == 0
+    assert_no_traceback(servers)
 
 
 def test_a_room_whose_slot_moves_keeps_delivering(world, on_cluster, cluster_factory, connect):
@@ -114,3 +122,4 @@ def test_a_room_whose_slot_moves_keeps_delivering(world, on_cluster, cluster_fac
     alice.wait_for("test_event", lambda d: d["n"] == 100, timeout=30)
     assert numbers(alice, mine) == list(range(1, 101))
     assert alice.duplicates == 0 and not alice.resyncs
+    assert_no_traceback(servers)
