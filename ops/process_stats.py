@@ -68,6 +68,7 @@ def snapshot(sio: Any) -> dict[str, Any]:
         "rooms": room_sizes,
         "presence": {tenant: sorted(names)[:MAX_USERS_PER_TENANT] for tenant, names in presence.items()},
         "ws_rooms_connections": metrics.gauges().get(metrics.WS_ROOMS_LIVE, 0),
+        "rooms_subscribed": metrics.gauges().get(metrics.ROOMS_SUBSCRIBED, 0),
         "counters": dict(Counter(metrics.snapshot())),
         "fastpath": fastpath.status(),
     }

@@ -42,6 +42,9 @@ PROCESS_COUNTERS = {
     "disconnections": ("realtime_disconnections", "Socket.IO disconnections"),
     "deliveries": ("realtime_deliveries", "Room events delivered to local clients"),
     "events_received": ("realtime_events_received", "Room events received from Redis pub/sub"),
+    "pubsub_messages": ("realtime_pubsub_messages", "Pub/sub messages received (room channels and broadcast)"),
+    "room_subscribes": ("realtime_room_subscribes", "Room channels subscribed (a room's first local member)"),
+    "room_unsubscribes": ("realtime_room_unsubscribes", "Room channels unsubscribed (a room's last member left)"),
     "replayed": ("realtime_replayed_events", "Events replayed from the replay log on (re)join"),
     "resyncs": ("realtime_resyncs", "resync_required sent (replay log did not cover the gap)"),
     "duplicates_dropped": ("realtime_duplicates_dropped", "Live events dropped as already replayed"),
@@ -125,6 +128,7 @@ def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
         "1 when the process delivers through the fast path (realtime/compat/fastpath.py), 0 with the reason why not",
         labels=["process", "reason"],
     )
+    channels = GaugeMetricFamily("realtime_rooms_subscribed", "Room channels subscribed", labels=["process"])
     for proc in processes:
         for namespace, count in proc["connections"].items():
             conns.add_metric([proc["process"], namespace], count)
@@ -132,10 +136,12 @@ def _connections(processes: list[dict[str, Any]]) -> Iterator[Metric]:
         plain.add_metric([proc["process"]], proc.get("ws_rooms_connections", 0))
         status = proc.get("fastpath", {"active": False, "reason": "not reported"})
         fast.add_metric([proc["process"], status["reason"] or ""], 1 if status["active"] else 0)
+        channels.add_metric([proc["process"]], proc.get("rooms_subscribed", 0))
     yield conns
     yield rooms
     yield plain
     yield fast
+    yield channels
     yield GaugeMetricFamily("realtime_server_processes", "Server processes reporting", len(processes))
 
 

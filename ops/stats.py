@@ -35,13 +35,21 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _mget(redis: Any, names: list[str]) -> list:
+    """MGET; on a Redis Cluster (REALTIME_REDIS_CLUSTER) the keys are in several slots, and
+    redis-py's mget_nonatomic reads them node by node."""
+    if hasattr(redis, "mget_nonatomic"):
+        return redis.mget_nonatomic(names)
+    return redis.mget(names)
+
+
 def live_processes(redis: Any | None = None) -> list[dict[str, Any]]:
     redis = redis or sync_client()
     now = time.time()
     names = [n.decode() for n in redis.zrangebyscore(keys.PROCESSES, now, "+inf")]
     if not names:
         return []
-    raw = redis.mget([keys.PROCESS_PREFIX + n for n in names])
+    raw = _mget(redis, [keys.PROCESS_PREFIX + n for n in names])
     return sorted((json.loads(r) for r in raw if r), key=lambda p: p["process"])
 
 
@@ -49,7 +57,7 @@ def events_per_second(redis: Any | None = None, window: int = RATE_WINDOW_SECOND
     """Published events per second over the last `window` seconds (this one included), all processes."""
     redis = redis or sync_client()
     now = int(time.time())
-    counts = redis.mget([f"{EMIT_SECOND_PREFIX}{s}" for s in range(now - window + 1, now + 1)])
+    counts = _mget(redis, [f"{EMIT_SECOND_PREFIX}{s}" for s in range(now - window + 1, now + 1)])
     return round(sum(int(c or 0) for c in counts) / window, 2)
 
 

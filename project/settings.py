@@ -176,6 +176,17 @@ if not (_max_buffered.strip().isascii() and _max_buffered.strip().isdigit() and 
 SOCKETIO_MAX_BUFFERED_BYTES: int = int(_max_buffered)
 REALTIME_REDIS_POOL_SIZE: int = env.int("REALTIME_REDIS_POOL_SIZE", default=200)  # per server process
 SOCKETIO_CHANNEL: str = env.str("SOCKETIO_CHANNEL", default="realtime")
+# The Redis of the realtime data (sequence numbers, replay logs, per-room channels, presence and
+# process stats; docs/scaling.md). Empty: REDIS_URL. RQ and the Channels layer always use REDIS_URL.
+REALTIME_REDIS_URL: str = env.str("REALTIME_REDIS_URL", default="")
+# REALTIME_REDIS_URL is a Redis Cluster (any node; the others are discovered): room events use
+# SPUBLISH / SSUBSCRIBE (Redis 7 sharded pub/sub), one subscription connection per shard.
+REALTIME_REDIS_CLUSTER: bool = env.bool("REALTIME_REDIS_CLUSTER", default=False)
+if REALTIME_REDIS_CLUSTER and not REALTIME_REDIS_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(
+        "REALTIME_REDIS_CLUSTER=1 needs REALTIME_REDIS_URL, redis://host:port of any node of the cluster "
+        "(RQ and the Channels layer can't use a cluster: they keep REDIS_URL)"
+    )
 SOCKETIO_PING_INTERVAL: int = env.int("SOCKETIO_PING_INTERVAL", default=25)
 SOCKETIO_PING_TIMEOUT: int = env.int("SOCKETIO_PING_TIMEOUT", default=20)
 # Token bucket per connection for client-to-server events.

@@ -1,7 +1,7 @@
 """Connection caps per user and per client address, across every server process.
 
 Each live connection (a Socket.IO namespace connection, or a plain /ws/rooms/ connection) holds a
-lease in two Redis sorted sets, `rt:conns:<channel>:user:<id>` and `…:addr:<address>`, scored by
+lease in two Redis sorted sets, `rt:conns:{<channel>}:user:<id>` and `…:addr:<address>`, scored by
 the lease's expiry. Taking a lease drops the expired ones first, so a server process that died
 without releasing its connections stops counting against anyone within LEASE_SECONDS; a live
 process renews its leases every RENEW_SECONDS. Over a cap the connection is refused with code
@@ -66,8 +66,9 @@ _renewers: set[asyncio.AbstractEventLoop] = set()
 
 
 def _keys(user_id: int, address: str) -> tuple[str, str]:
-    """Per SOCKETIO_CHANNEL: deployments that share a Redis but not their rooms count apart."""
-    prefix = f"rt:conns:{settings.SOCKETIO_CHANNEL}"
+    """Per SOCKETIO_CHANNEL: deployments that share a Redis but not their rooms count apart. The
+    channel is the keys' hash tag: the check script's two keys are in one Redis Cluster slot."""
+    prefix = f"rt:conns:{{{settings.SOCKETIO_CHANNEL}}}"
     return (f"{prefix}:user:{user_id}", f"{prefix}:addr:{address or 'unknown'}")
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from realtime import handlers
 from realtime.auth import Identity
 from realtime.emit import aemit, emit, user_room
 from realtime.http import ApiError, api_view, json_body
+from realtime.redis import realtime_url
 
 
 def _test_event(n: int, source: str, text: str = "") -> dict:
@@ -20,10 +20,11 @@ def _test_event(n: int, source: str, text: str = "") -> dict:
 
 
 def redis_url_for_humans() -> str:
-    """REDIS_URL without its password, to name it in a message."""
-    parts = urlsplit(settings.REDIS_URL)
+    """The realtime Redis's URL without its password, to name it in a message."""
+    url = realtime_url()
+    parts = urlsplit(url)
     if parts.password is None:
-        return settings.REDIS_URL
+        return url
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = f"{parts.username}:***@" if parts.username else ":***@"
     return urlunsplit(parts._replace(netloc=user + netloc))
@@ -31,8 +32,9 @@ def redis_url_for_humans() -> str:
 
 def emit_test_event(*, room: str, n: int, source: str, namespace: str = "/", text: str = "") -> dict:
     """Publish `test_event` to `room`. `receivers` is how many server processes were subscribed to
-    the pub/sub channel when it was published: 0 means no server could deliver it (the event is
-    still in the room's replay log for clients that come back with a position)."""
+    the room's channel when it was published, i.e. had a member of the room: 0 means no server
+    could deliver it (the event is still in the room's replay log for clients that come back with
+    a position)."""
     published = emit("test_event", _test_event(n, source, text), room=room, namespace=namespace)
     return {
         "room": room,
@@ -60,7 +62,9 @@ def test_event_view(request: HttpRequest) -> JsonResponse:
     except ValueError as exc:  # ContractError too: unknown namespace or room kind
         raise ApiError(400, str(exc), "invalid_input") from exc
     if result["receivers"] == 0:
-        result["warning"] = f"no server process is subscribed on {redis_url_for_humans()}: nobody received it live"
+        result["warning"] = (
+            f"no server process has a member of the room on {redis_url_for_humans()}: nobody received it live"
+        )
     return JsonResponse(result, status=202)
 
 

@@ -30,7 +30,7 @@ from django.db import transaction
 from redis.exceptions import NoScriptError, ResponseError
 
 from realtime import contract, eventlog, metrics
-from realtime.redis import async_client, sync_client
+from realtime.redis import async_client, is_cluster, sync_client
 
 log = logging.getLogger(__name__)
 # One line per published event (event, room, namespace, seq, and the request/job ids the log
@@ -191,6 +191,8 @@ SCRIPTS: dict[str, str] = {eventlog.PUBLISH_SHA: eventlog.PUBLISH_SCRIPT}
 
 def _publish_chunk(chunk: list[_Prepared], counters: list[tuple], client: Any = None) -> tuple[list, Exception | None]:
     """The script's replies for `chunk` (fewer if the connection broke), and the failure if any."""
+    if is_cluster():
+        return _publish_chunk_cluster(sync_client(), chunk, counters)
     client = client or sync_client()
     try:
         results = _round_trip(client, [item.command for item in chunk] + counters)[: len(chunk)]
@@ -210,6 +212,51 @@ def _publish_chunk(chunk: list[_Prepared], counters: list[tuple], client: Any = 
     except Exception as exc:
         return results[:missing], exc
     return results[:missing] + retried, None
+
+
+def _publish_chunk_cluster(client: Any, chunk: list[_Prepared], counters: list[tuple]) -> tuple[list, Exception | None]:
+    """`_publish_chunk` on a Redis Cluster: redis-py's cluster pipeline sends each node its
+    commands (a room's events all go to the node of the room's slot, in order). A node whose
+    script cache is empty (a promoted replica) answers NOSCRIPT to all of its events (none was
+    published): those are sent again with EVAL, in order. The counters go after, on their own:
+    their node being down must not fail events that were published."""
+    try:
+        results = _cluster_round_trip(client, [item.command for item in chunk])
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            retried = _cluster_round_trip(
+                client, [("EVAL", SCRIPTS[chunk[i].command[1]], *chunk[i].command[2:]) for i in missing]
+            )
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+    except Exception as exc:  # the cluster could not be reached: nothing is known to be published
+        _refresh_slots(client)
+        return [], exc
+    if counters:
+        try:
+            _cluster_round_trip(client, counters)
+        except Exception as exc:
+            log.warning("emit counters not counted (%s)", exc.__class__.__name__)
+    failure = next((r for r in results if isinstance(r, Exception)), None)
+    if failure is not None:
+        _refresh_slots(client)
+    return results, failure
+
+
+def _cluster_round_trip(client: Any, commands: list[tuple]) -> list:
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe.execute(raise_on_error=False)
+
+
+def _refresh_slots(client: Any) -> None:
+    """After a failure: read the slot map again (a failed-over master), so the next try goes to the
+    new owner (redis-py's cluster pipeline does not do it by itself)."""
+    try:
+        client.nodes_manager.initialize()
+    except Exception as exc:
+        log.warning("cannot read the cluster's slot map (%s)", exc.__class__.__name__)
 
 
 def _batch_failed(

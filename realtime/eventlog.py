@@ -5,11 +5,13 @@ One Lua script does, atomically on the Redis server:
      data, or after the state expired) and the next sequence number,
   2. splice `_meta: {room, seq, epoch}` into the already-encoded payload,
   3. append the message to the room's bounded stream (entry id `0-<seq>`),
-  4. PUBLISH it on python-socketio's pub/sub channel, in the JSON format its Redis manager reads.
+  4. PUBLISH it on the room's own pub/sub channel (SPUBLISH on a Redis Cluster; see
+     realtime.delivery.channels), in the JSON format python-socketio's Redis manager reads.
 So an event is never published without being logged, never logged without a sequence number,
 and subscribers see events of a room in sequence order (Redis runs scripts one at a time).
 
-Keys use a hash tag `{ns|room}` so both keys of a room live in one Redis Cluster slot.
+Keys use a hash tag `{ns|room}` so both keys and the channel of a room live in one Redis Cluster
+slot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.conf import settings
 from redis.exceptions import NoScriptError
 
 from realtime.batching import Batcher
+from realtime.delivery.channels import hash_tag, room_channel
 
 EMITTER_HOST_ID = "realtime-emitter"
 STATE_TTL_SECONDS = 30 * 24 * 3600
@@ -47,7 +50,7 @@ local msg = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
 redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '0-' .. seq, 'm', msg, 't', ARGV[9])
 redis.call('EXPIRE', log, ARGV[7])
 redis.call('EXPIRE', state, ARGV[8])
-local receivers = redis.call('PUBLISH', ARGV[1], msg)
+local receivers = redis.call(ARGV[10], ARGV[1], msg)
 return {seq, epoch, receivers}
 """
 # emit() sends EVALSHA (the script's body is not sent and parsed per event) and falls back to
@@ -68,16 +71,12 @@ return {redis.call('HGET', state, 'seq') or '0', epoch}
 """
 
 
-def _tag(namespace: str, room: str) -> str:
-    return f"{{{namespace}|{room}}}"
-
-
 def state_key(namespace: str, room: str) -> str:
-    return f"rt:state:{_tag(namespace, room)}"
+    return f"rt:state:{hash_tag(namespace, room)}"
 
 
 def log_key(namespace: str, room: str) -> str:
-    return f"rt:log:{_tag(namespace, room)}"
+    return f"rt:log:{hash_tag(namespace, room)}"
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def script_args(*, event: str, payload: dict[str, Any], namespace: str, room: st
     prefix, middle, suffix = build_message(event=event, payload=payload, namespace=namespace, room=room)
     keys = list(_framing(event, namespace, room)[2])
     args = [
-        settings.SOCKETIO_CHANNEL,
+        room_channel(namespace, room),
         prefix,
         middle,
         suffix,
@@ -137,8 +136,14 @@ def script_args(*, event: str, payload: dict[str, Any], namespace: str, room: st
         settings.REPLAY_LOG_MAX_AGE_SECONDS,
         STATE_TTL_SECONDS,
         int(time.time() * 1000),
+        publish_command(),
     ]
     return keys, args
+
+
+def publish_command() -> str:
+    """PUBLISH on a single Redis; SPUBLISH (Redis 7 sharded pub/sub) on a Redis Cluster."""
+    return "SPUBLISH" if settings.REALTIME_REDIS_CLUSTER else "PUBLISH"
 
 
 def parse_result(room: str, result: list) -> Published:
@@ -231,7 +236,8 @@ async def _ensure_batch(requests: list[tuple[Any, str, list[tuple[str, int | Non
         for _, namespace, rooms in requests:
             for room, since, _ in rooms:
                 keys = (state_key(namespace, room), log_key(namespace, room))
-                pipe.evalsha(ENSURE_SHA, 2, *keys, secrets.token_hex(6), STATE_TTL_SECONDS)
+                # as a plain command: redis-py's cluster pipeline refuses its evalsha() method
+                pipe.execute_command("EVALSHA", ENSURE_SHA, 2, *keys, secrets.token_hex(6), STATE_TTL_SECONDS)
                 if since is not None:
                     pipe.xrange(keys[1], min=f"0-{since + 1}", max="+")
         raw = await pipe.execute(raise_on_error=False)

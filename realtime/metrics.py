@@ -13,6 +13,7 @@ _counters: Counter[str] = Counter()
 _gauges: Counter[str] = Counter()
 
 WS_ROOMS_LIVE = "ws_rooms_connections"  # gauge: this process's open plain /ws/rooms/ connections
+ROOMS_SUBSCRIBED = "rooms_subscribed"  # gauge: room channels this process subscribes to
 
 
 def incr(name: str, amount: int = 1) -> None:

@@ -45,6 +45,7 @@ from redis.retry import Retry
 from realtime import emit as _emit
 from realtime import eventlog, metrics
 from realtime.models import OutboxEvent
+from realtime.redis import is_cluster, realtime_url
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ ERROR_MAX = 200
 
 def target() -> str:
     """This process's Redis, as stored with its outbox rows (a hash: the URL may hold a password)."""
-    return hashlib.sha256(settings.REDIS_URL.encode()).hexdigest()[:16]
+    return hashlib.sha256(realtime_url().encode()).hexdigest()[:16]
 
 
 def dedupe_key(state_key: str) -> str:
@@ -202,7 +203,9 @@ def _publish_now(items: list[_emit._Prepared]) -> tuple[list[tuple[_emit._Prepar
         counts: dict[str, int] = {}
         for item in chunk:
             counts[item.event] = counts.get(item.event, 0) + 1
-        results, failure = _emit._publish_chunk(chunk, _emit._counter_commands(counts), client())
+        # the realtime Redis (REALTIME_REDIS_URL); on a cluster, emit's cluster client and pipeline
+        publisher = None if is_cluster() else client(realtime_url())
+        results, failure = _emit._publish_chunk(chunk, _emit._counter_commands(counts), publisher)
         done, done_items = [], []
         for i, item in enumerate(chunk):
             result = results[i] if i < len(results) else None

@@ -54,7 +54,7 @@ from django.utils import timezone
 from realtime import metrics, outbox, rooms
 from realtime.auth import Identity
 from realtime.models import RevocationCommand
-from realtime.redis import async_client
+from realtime.redis import broadcast_client, realtime_url
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def publish(command: Command) -> None:
 
 def _send(command: Command) -> None:
     try:
-        receivers = outbox.client().publish(channel(), command.to_json())
+        receivers = outbox.client(realtime_url()).publish(channel(), command.to_json())
     except Exception as exc:
         # Committed and stored: the servers' polls apply it (realtime.models.RevocationCommand).
         log.warning(
@@ -301,7 +301,7 @@ async def listen(sio: Any = None) -> None:
 async def _listen_pubsub() -> None:
     retry = 0.5
     while True:
-        pubsub = async_client().pubsub(ignore_subscribe_messages=True)
+        pubsub = broadcast_client().pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(channel())
             log.info("revocation listener subscribed channel=%s", channel())

@@ -20,6 +20,7 @@ from realtime import contract
 from realtime.compat.redis_manager import RealtimeManager
 from realtime.compat.socketio_server import ClientPacket, RealtimeServer
 from realtime.protocols.socketio_namespace import RealtimeNamespace, report_slow_consumer
+from realtime.redis import realtime_url
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _admin_ui(sio: socketio.AsyncServer) -> None:
 
 @functools.cache
 def get_server() -> RealtimeServer:
-    manager = RealtimeManager(settings.REDIS_URL, channel=settings.SOCKETIO_CHANNEL)
+    manager = RealtimeManager(realtime_url(), channel=settings.SOCKETIO_CHANNEL)
     sio = RealtimeServer(
         async_mode="asgi",
         serializer=ClientPacket,

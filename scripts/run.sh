@@ -152,6 +152,26 @@ if [ -z "${REDIS_URL:-}" ]; then
   export REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
   echo "private Redis at $REDIS_URL (data in var/redis)"
 fi
+if [ "${CLUSTER:-0}" = "1" ] && [ -z "${REALTIME_REDIS_URL:-}" ]; then
+  # The realtime data on a private Redis Cluster (3 masters, 3 replicas, Redis 7; docs/scaling.md);
+  # RQ and the Channels layer stay on REDIS_URL above. Stopped with the rest on Ctrl-C.
+  : > var/log/redis-cluster.out
+  python -m tools.redis_cluster var/redis-cluster --masters 3 --replicas 1 > var/log/redis-cluster.out 2>&1 &
+  cluster_pid=$!
+  redis_pids+=("$cluster_pid")
+  for _ in $(seq 300); do
+    grep -q "^redis://" var/log/redis-cluster.out 2>/dev/null && break
+    kill -0 "$cluster_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q "^redis://" var/log/redis-cluster.out 2>/dev/null || {
+    cat var/log/redis-cluster.out >&2
+    die "the private Redis Cluster did not start (see above; it needs redis-server and redis-cli 7)"
+  }
+  export REALTIME_REDIS_URL="$(grep -m1 "^redis://" var/log/redis-cluster.out)"
+  export REALTIME_REDIS_CLUSTER=1
+  echo "private Redis Cluster at $REALTIME_REDIS_URL (3 masters, 3 replicas; data in var/redis-cluster)"
+fi
 export SOCKETIO_ALLOWED_ORIGINS="${SOCKETIO_ALLOWED_ORIGINS:-http://localhost:$PORT,http://127.0.0.1:$PORT}"
 
 # What this run chose, for manage.py in a second terminal (project/runenv.py reads it; the real
@@ -160,6 +180,8 @@ export SOCKETIO_ALLOWED_ORIGINS="${SOCKETIO_ALLOWED_ORIGINS:-http://localhost:$P
   echo "# written by \`make run\` at $(date -u +%FT%TZ): the settings it chose, read by manage.py"
   echo "DEBUG=$DEBUG"
   echo "REDIS_URL=$REDIS_URL"
+  [ -n "${REALTIME_REDIS_URL:-}" ] && echo "REALTIME_REDIS_URL=$REALTIME_REDIS_URL"
+  [ -n "${REALTIME_REDIS_CLUSTER:-}" ] && echo "REALTIME_REDIS_CLUSTER=$REALTIME_REDIS_CLUSTER"
   [ -n "${DATABASE_URL:-}" ] && echo "DATABASE_URL=$DATABASE_URL"
   echo "SOCKETIO_ALLOWED_ORIGINS=$SOCKETIO_ALLOWED_ORIGINS"
   if [ -n "${SECRET_KEY:-}" ]; then

@@ -14,6 +14,7 @@ def reset() -> None:
     realtime_redis._sync = None
     realtime_redis._async.clear()
     realtime_redis._blocking.clear()
+    realtime_redis._broadcast.clear()
 
 
 @contextlib.contextmanager

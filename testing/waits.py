@@ -53,5 +53,24 @@ def server_counters(redis_url: str, *, since: float | None = None, timeout: floa
         time.sleep(0.1)  # the processes publish on their own clock; nothing to wait on
 
 
+def process_snapshots(redis_url: str, pids: set[int], since: float, *, interval: float) -> dict[int, dict]:
+    """pid -> the ops snapshot (ops.process_stats) each of these server processes published after
+    `since`. Fails the test when they don't within 10 s (stale numbers would make its assertions
+    meaningless). The processes write them every PROCESS_INTERVAL (`interval`); no event says one
+    was written: poll."""
+    import pytest
+
+    conn = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 10
+    while True:
+        snaps = [json.loads(conn.get(k) or b"{}") for k in conn.scan_iter("ops:proc:*")]
+        snaps = [s for s in snaps if s and int(s["process"].rsplit(":", 1)[1]) in pids]
+        if len(snaps) == len(pids) and all(s["updated_at"] > since for s in snaps):
+            return {int(s["process"].rsplit(":", 1)[1]): s for s in snaps}
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server processes did not publish fresh numbers within 10 s: {snaps}")
+        time.sleep(interval / 5)
+
+
 def counter_delta(before: dict[str, int], after: dict[str, int], name: str) -> int:
     return after.get(name, 0) - before.get(name, 0)

@@ -85,3 +85,29 @@ def on_own_redis(own_redis, settings):
     settings.RQ_QUEUES = queues
     with redis_clients.fresh():
         yield instance
+
+
+# --- a Redis Cluster of the suite's own (issue 11) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """Three masters, one replica each, on loopback, for the whole session (tools/redis_cluster.py)."""
+    import os
+
+    from tools import redis_cluster as cluster_tools
+
+    instance = cluster_tools.start(BASE_DIR / "var" / "test-redis-cluster" / str(os.getpid()), masters=3, replicas=1)
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def on_cluster(redis_cluster, settings):
+    """This test process keeps its realtime data on the cluster (REALTIME_REDIS_URL); start servers
+    with **cluster_env(on_cluster)."""
+    settings.REALTIME_REDIS_URL = redis_cluster.url
+    settings.REALTIME_REDIS_CLUSTER = True
+    redis_cluster.wait_ok()
+    with redis_clients.fresh():
+        yield redis_cluster

@@ -97,11 +97,12 @@ def test_make_run_stops_when_healthz_does_not_answer(tmp_path):
     assert "Serving" not in result.stdout
 
 
-@pytest.mark.parametrize("servers", [1, 2])
-def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
+@pytest.mark.parametrize("servers, cluster", [(1, "0"), (2, "0"), (2, "1")])
+def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers, cluster):
     """The happy path, as a developer uses it: `make run` (SERVERS=2: two daphne processes behind
-    nginx) serves the demo; a WebSocket and a long-polling client each follow a demo job to its
-    end; Ctrl-C (SIGINT to the terminal's process group) stops every process it started."""
+    nginx; CLUSTER=1: the realtime data on a private Redis Cluster) serves the demo; a WebSocket
+    and a long-polling client each follow a demo job to its end; Ctrl-C (SIGINT to the terminal's
+    process group) stops every process it started."""
     port = embedded_redis.free_port_block(servers + 1)  # nginx on PORT, daphne on PORT+1.. with SERVERS>1
     proc = start_script(
         tmp_path,
@@ -111,11 +112,13 @@ def test_make_run_serves_clients_and_ctrl_c_stops_everything(tmp_path, servers):
         SERVERS=str(servers),
         WORKERS="1",
         HEALTHZ_TIMEOUT="90",
+        CLUSTER=cluster,
     )
     clients: list[RealtimeClient] = []
     try:
         output = read_until(proc, "Serving on", timeout=150)
         assert "alice  / alice-demo-pass" in output, output  # the demo logins are printed
+        assert ("private Redis Cluster at" in output) == (cluster == "1"), output
         url = f"http://127.0.0.1:{port}"
         r = requests.post(
             f"{url}/api/auth/token", json={"username": "alice", "password": "alice-demo-pass"}, timeout=10

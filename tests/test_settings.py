@@ -53,3 +53,12 @@ def test_it_refuses_a_buffered_bytes_bound_of_zero_or_not_a_number_at_start_up()
         result = python(read, SOCKETIO_MAX_BUFFERED_BYTES=bad)
         assert result.returncode != 0, bad
         assert "SOCKETIO_MAX_BUFFERED_BYTES must be a whole number of bytes above 0" in result.stderr, bad
+
+
+def test_it_refuses_a_cluster_flag_without_a_cluster_url_at_start_up():
+    code = "from django.conf import settings; settings.REALTIME_REDIS_CLUSTER"
+    result = python(code, REALTIME_REDIS_CLUSTER="1", REALTIME_REDIS_URL="")
+    assert result.returncode != 0
+    assert "REALTIME_REDIS_CLUSTER=1 needs REALTIME_REDIS_URL" in result.stderr
+    fine = python(code, REALTIME_REDIS_CLUSTER="1", REALTIME_REDIS_URL="redis://127.0.0.1:7000/0")
+    assert fine.returncode == 0, fine.stderr

@@ -4,16 +4,15 @@ a long-polling session on the process that holds it."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-import redis
 
 from jobs.services import enqueue_tracked
 from realtime.emit import project_room, user_room
 from testing.processes import PROCESS_INTERVAL
 from testing.stream import disconnect_all
+from testing.waits import process_snapshots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,19 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def connections_per_process(cluster, since: float) -> dict[int, int]:
     """pid -> connections on '/' as each of the cluster's server processes last published them
     (after `since`)."""
-    conn = redis.Redis.from_url(cluster.redis_url)
     pids = {server.proc.popen.pid for server in cluster.servers}
-    deadline = time.monotonic() + 10
-    while True:
-        snaps = [json.loads(conn.get(k) or b"{}") for k in conn.scan_iter("ops:proc:*")]
-        snaps = [s for s in snaps if s and int(s["process"].rsplit(":", 1)[1]) in pids]
-        if len(snaps) == len(pids) and all(s["updated_at"] > since for s in snaps):
-            return {int(s["process"].rsplit(":", 1)[1]): s["connections"].get("/", 0) for s in snaps}
-        if time.monotonic() > deadline:  # stale numbers would make the assertions below meaningless
-            pytest.fail(f"the server processes did not publish fresh numbers within 10 s: {snaps}")
-        # The processes write these every PROCESS_INTERVAL; no event says one was written (the
-        # staff room's statistics_update comes every OPS_STATS_INTERVAL_SECONDS, 5 s): poll.
-        time.sleep(float(PROCESS_INTERVAL) / 5)
+    snaps = process_snapshots(cluster.redis_url, pids, since, interval=float(PROCESS_INTERVAL))
+    return {pid: snap["connections"].get("/", 0) for pid, snap in snaps.items()}
 
 
 def test_it_delivers_a_workers_events_to_clients_on_both_processes(world, cluster, connect, rq_worker):

@@ -89,40 +89,20 @@ ITEMS = [
     ),
     Item(
         SIO,
-        "socketio.AsyncRedisManager._redis_connect",
-        "overrides",
-        (MANAGER,),
-        "Makes the manager's PubSub report subscription confirmations (ignore_subscribe_messages=False), "
-        "which is how a re-subscription after a Redis restart is seen.",
-        "Renamed: confirmations are dropped again and rooms are not caught up after a Redis restart "
-        "(test_fault_redis_restart fails).",
-        lambda: (
-            method("socketio.AsyncRedisManager._redis_connect", ["self"], coroutine=False),
-            source_has("socketio.AsyncRedisManager._redis_connect", "self.pubsub = self.redis.pubsub("),
-        ),
-    ),
-    Item(
-        SIO,
         "socketio.AsyncRedisManager._listen",
         "overrides",
         (MANAGER,),
-        "The pub/sub stream: sees re-subscriptions (catch-up) and yields to the loop every few messages.",
-        "Renamed: no catch-up after a Redis restart, bursts delivered without yielding.",
+        "The pub/sub stream, read from realtime.delivery.subscriptions: the broadcast channel and the "
+        "channels of the rooms with local members (per-room channels, issue 11), re-subscriptions "
+        "seen (catch-up), yielding to the loop every few messages.",
+        "Renamed: python-socketio's own listener runs instead: it hears only the broadcast channel, so no "
+        "room event reaches this process's clients (the realtime suite fails).",
         lambda: (
             method("socketio.AsyncRedisManager._listen", ["self"], asyncgen=True),
             source_has(
                 "socketio.async_pubsub_manager.AsyncPubSubManager._thread", "async for message in self._listen()"
             ),
         ),
-    ),
-    Item(
-        SIO,
-        "socketio.AsyncRedisManager._redis_listen_with_retries",
-        "calls",
-        (MANAGER,),
-        "python-socketio's reconnecting listener, under our `_listen` (no copy of its retry loop).",
-        "AttributeError in the listener task: no event reaches this process's clients.",
-        lambda: method("socketio.AsyncRedisManager._redis_listen_with_retries", ["self"], asyncgen=True),
     ),
     Item(
         SIO,

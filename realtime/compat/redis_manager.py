@@ -1,10 +1,14 @@
-"""python-socketio's Redis manager, adapted at three points, each handing over to our code:
+"""python-socketio's Redis manager, adapted at these points, each handing over to our code:
 
 * `_handle_emit` (every emit message, from pub/sub or this process) -> the delivery pipeline
   (realtime.delivery.pipeline), which decides what reaches which connection;
-* `_listen` (the pub/sub stream) -> subscription confirmations are seen, so that a
-  re-subscription (Redis restarted, or dropped this subscriber) lets the pipeline catch up, and
-  a burst is handed out a few messages per event-loop turn;
+* `_listen` (the pub/sub stream) -> the pipeline's subscriptions (realtime.delivery.subscriptions):
+  the broadcast channel (SOCKETIO_CHANNEL) and the channel of every room with a local member,
+  on one connection (one per shard on a Redis Cluster), reconnected after a failure; a room's
+  re-subscription lets the pipeline catch it up, and a burst is handed out a few messages per
+  event-loop turn;
+* `enter_room` / `basic_leave_room` (every way into and out of a room) -> a room's first local
+  member subscribes to its channel before entering, its last one unsubscribes;
 * `connect` (python-socketio calls it once the client has its CONNECT packet) -> the
   connection's welcome can start (`when_connected`), with no polling.
 """
@@ -19,14 +23,6 @@ import socketio
 
 from realtime import eventlog
 from realtime.delivery.pipeline import DeliveryPipeline
-
-# Pub/sub messages handled per event-loop turn at most. A burst (emit_many(), or any emitter
-# ahead of the server) arrives in one socket read, and redis-py hands out buffered messages
-# without yielding: without a limit the loop delivered the whole burst before the fast path's
-# once-per-turn writes sent anything, so the clients sat idle while the server worked and then
-# the other way round. Yielding every few messages sends each connection's frames in groups
-# while the rest of the burst is delivered (order is kept: one task reads and delivers them).
-MESSAGES_PER_TURN = 16
 
 
 class RealtimeManager(socketio.AsyncRedisManager):
@@ -44,30 +40,24 @@ class RealtimeManager(socketio.AsyncRedisManager):
         """python-socketio's own handling of an emit message (callbacks across hosts, binary)."""
         await super()._handle_emit(message)
 
-    def _redis_connect(self) -> None:
-        super()._redis_connect()
-        # Subscription confirmations are wanted (see `_listen`).
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
-
     async def _listen(self) -> AsyncIterator[Any]:
-        """python-socketio's `_listen`, over its own `_redis_listen_with_retries` (which
-        reconnects with back-off), plus the catch-up on each re-subscription. The subscription
-        comes back two ways, both seen here as a new `subscribe` confirmation: redis-py's PubSub
-        re-subscribes by itself, or python-socketio connects again. After the confirmation,
-        every publish reaches this process."""
-        channel = self.channel.encode()
-        subscribed_before = False
-        handled = 0
-        async for message in self._redis_listen_with_retries():
-            if message.get("type") == "subscribe":
-                if subscribed_before:
-                    await self.pipeline.resubscribed()
-                subscribed_before = True
-            elif message.get("type") == "message" and message.get("channel") == channel and "data" in message:
+        """python-socketio's `_listen`: the data of every message on the broadcast channel and on
+        the channels of the rooms with local members (delivery.subscriptions reconnects with
+        back-off and catches a room up each time its subscription is confirmed again)."""
+        async for message in self.pipeline.subscriptions.listen():
+            if "data" in message:
                 yield message["data"]
-                handled += 1
-                if handled % MESSAGES_PER_TURN == 0:
-                    await asyncio.sleep(0)  # let this turn's writes go out (see MESSAGES_PER_TURN)
+
+    # --- rooms: a room's first local member subscribes to its channel, its last one unsubscribes ---
+
+    async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
+        async with self.pipeline.entering(sid, namespace, room):
+            await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        # every way out of a room (leave_room, disconnect, close_room) comes through here
+        super().basic_leave_room(sid, namespace, room)
+        self.pipeline.left(sid, namespace, room)
 
     # --- connections -------------------------------------------------------------------------------
 

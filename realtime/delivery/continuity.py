@@ -1,11 +1,12 @@
 """Continuity: each room's events reach this process's members without a silent gap.
 
-Pub/sub is at-most-once: while this process's subscription reconnects (Redis restarted, or
+Pub/sub is at-most-once: while this process's subscription to a room's channel reconnects (Redis restarted, or
 dropped a slow subscriber), events are published that it never hears of, and nothing tells its
 clients. So the last (seq, epoch) delivered per room with local members is remembered here; a
 jump in seq is filled from the replay log before the message, a new epoch (Redis lost the log)
 or a seq that went back (Redis lost its last writes) tells the room's members to resync, and
-after a re-subscription every tracked room is brought up to its head (`catch_up`).
+after a room's channel is subscribed again it is brought up to its head (`catch_up_room`). When
+its last local member leaves, the room is forgotten (`forget`): its channel is unsubscribed.
 
 This step decides; it sends nothing. It answers with a `Verdict`: what the pipeline must tell
 the room's members (a resync reason, or none) and which messages to deliver, in order.
@@ -14,7 +15,7 @@ the room's members (a resync reason, or none) and which messages to deliver, in 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis import exceptions as redis_exceptions
@@ -102,24 +103,29 @@ class Continuity:
         metrics.incr("gaps_refilled", len(gap))
         return Verdict(deliver=[*gap, message])
 
-    async def catch_up(self) -> AsyncIterator[tuple[str, str, Verdict]]:
-        """After re-subscribing: bring every room tracked here up to its head in Redis. Anything
-        published from now on also arrives over pub/sub; what was refilled here is then dropped
-        by `admit`. Yields (namespace, room, verdict) per room that needs something done."""
-        for key in list(self._last) + [key for key in self._joined if key not in self._last]:
-            for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
-                try:
-                    verdict = await self._catch_up_room(key)
-                    if verdict is not None:
-                        yield (*key, verdict)
-                    break
-                except redis_exceptions.ConnectionError:
-                    # the pool still holds connections from before the restart: each fails once
-                    if attempt == CATCH_UP_ATTEMPTS:
-                        log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
-                except Exception:
+    def forget(self, key: Key) -> None:
+        """The room's last local member left (its channel is unsubscribed): no event of it arrives
+        any more, so nothing here may carry over to its next first member, whose join replays
+        from the log and whose first live event starts the room's continuity afresh."""
+        self._last.pop(key, None)
+        self._refilled.pop(key, None)
+        self._joined.pop(key, None)
+
+    async def catch_up_room(self, key: Key) -> Verdict | None:
+        """After the room's channel was subscribed again: bring the room up to its head in Redis.
+        Anything published from now on also arrives over pub/sub; what was refilled here is then
+        dropped by `admit`. Returns what the pipeline must do for the room, if anything."""
+        for attempt in range(1, CATCH_UP_ATTEMPTS + 1):
+            try:
+                return await self._catch_up_room(key)
+            except redis_exceptions.ConnectionError:
+                # the pool still holds connections from before the restart: each fails once
+                if attempt == CATCH_UP_ATTEMPTS:
                     log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
-                    break
+            except Exception:
+                log.exception("catch-up failed ns=%s room=%s: its next event refills the gap", *key)
+                return None
+        return None
 
     async def _catch_up_room(self, key: Key) -> Verdict | None:
         ns, room = key

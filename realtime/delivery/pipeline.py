@@ -1,13 +1,18 @@
 """The delivery pipeline: every message this process receives for its connections, step by step.
 
-The manager (realtime.compat.redis_manager) hands each pub/sub message to `receive`, and a
-re-subscription to `resubscribed`; nothing else in the process delivers room events. A room
+The manager (realtime.compat.redis_manager) hands each pub/sub message to `receive`; nothing else
+in the process delivers room events. The pipeline also owns this process's pub/sub subscriptions
+(delivery.subscriptions): a room's channel is subscribed when the room gets its first local member
+(`entering`, before the join reads the replay log) and unsubscribed when its last one leaves
+(`left`); a room's channel subscribed again after a dropped connection catches the room up
+(`resubscribed_room`). A room
 event published by emit() goes through, in this order:
 
   1. continuity   (delivery.continuity) gap fill from the replay log, epoch and roll-back checks:
                   what to tell the members (resync) and which messages to deliver, in order;
   2. hold-back    (delivery.joins) connections whose join is replaying get it from their join,
-                  in order, and are skipped below;
+                  in order, and are skipped below; so are those a finished join already sent
+                  it to (the stream lagging behind the join's read: the join's floor);
   3. aliases      the namespace's aliases (seed 004's `/ws`) get it too;
   4. deliver      encoded once per namespace and written to each member's connection
                   (compat.fastpath), or python-socketio's own path (REALTIME_FASTPATH=0, binary
@@ -22,12 +27,17 @@ namespace, callbacks) skip steps 1 to 3.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from realtime import contract, eventlog, metrics
 from realtime.compat import backpressure, fastpath
+from realtime.delivery import subscriptions
+from realtime.delivery.channels import RoomKey
 from realtime.delivery.continuity import Continuity, Verdict
 from realtime.delivery.joins import Joins
+from realtime.redis import realtime_url
 
 if TYPE_CHECKING:
     from realtime.compat.redis_manager import RealtimeManager
@@ -39,11 +49,14 @@ class DeliveryPipeline:
     def __init__(self, manager: RealtimeManager) -> None:
         self.manager = manager
         self.aliases: dict[str, list[str]] = {}
-        for alias, canonical in contract.namespace_aliases().items():
+        self.canonical = contract.namespace_aliases()  # alias -> the namespace it publishes in
+        for alias, canonical in self.canonical.items():
             self.aliases.setdefault(canonical, []).append(alias)
         self.continuity = Continuity(self.has_local_members)
         self.joins = Joins(manager.enter_room, manager.send_to_sid, fastpath.logged_delivery(manager))
         self.deliver_local = fastpath.local_delivery(manager)
+        self.subscriptions = subscriptions.make(realtime_url, self.resubscribed_room)
+        self._entering: dict[RoomKey, int] = {}  # rooms with joins between subscribing and entering
 
     # --- entry points ------------------------------------------------------------------------------
 
@@ -56,10 +69,53 @@ class DeliveryPipeline:
         verdict = await self.continuity.admit(message)
         await self._apply(message.get("namespace"), message.get("room"), verdict)
 
-    async def resubscribed(self) -> None:
-        """The pub/sub subscription is back: bring every room with local members up to date."""
-        async for namespace, room, verdict in self.continuity.catch_up():
-            await self._apply(namespace, room, verdict)
+    async def resubscribed_room(self, key: RoomKey) -> None:
+        """The room's channel is subscribed again (Redis restarted, dropped this subscriber, or
+        the room's cluster slot moved): bring the room's local members up to date."""
+        verdict = await self.continuity.catch_up_room(key)
+        if verdict is not None:
+            await self._apply(*key, verdict)
+
+    # --- room channels: subscribed while the room has local members --------------------------------
+
+    def room_key(self, namespace: str, room: Any) -> RoomKey | None:
+        """(namespace as published, room) for a room that has a channel; None for the rooms
+        python-socketio keeps per connection (None, the sid's own room)."""
+        if not isinstance(room, str) or room == "" or self.manager.is_sid_room(namespace, room):
+            return None
+        return (self.canonical.get(namespace, namespace), room)
+
+    @asynccontextmanager
+    async def entering(self, sid: str, namespace: str, room: Any) -> AsyncIterator[None]:
+        """Around python-socketio's enter_room: a room's first local member subscribes to its
+        channel and waits for Redis's confirmation before entering (a join reads the replay log
+        after it enters, so every event is in what it reads or arrives live; the hold-back and
+        the join's floor drop the overlap). A room already subscribed, or being subscribed, costs no Redis round trip."""
+        key = self.room_key(namespace, room)
+        if key is None or sid in self.manager.rooms.get(namespace, {}).get(room, ()):
+            yield
+            return
+        self._entering[key] = self._entering.get(key, 0) + 1
+        try:
+            await self.subscriptions.add(key)
+            yield
+        finally:
+            left = self._entering.pop(key) - 1
+            if left:
+                self._entering[key] = left
+            self._release(key)
+
+    def left(self, sid: str, namespace: str, room: Any) -> None:
+        """A connection left a room (leave, disconnect, close): its last local member unsubscribes."""
+        key = self.room_key(namespace, room) if room != sid else None
+        if key is not None:
+            self._release(key)
+
+    def _release(self, key: RoomKey) -> None:
+        if key not in self._entering and not self.has_local_members(*key):
+            self.subscriptions.discard(key)
+            self.continuity.forget(key)
+            self.joins.forget(key)
 
     async def join(
         self, sid: str, namespace: str, room: str, *, since: int | None, epoch: str | None, log_namespace: str
@@ -86,6 +142,9 @@ class DeliveryPipeline:
 
     async def _apply(self, namespace: str, room: str, verdict: Verdict) -> None:
         if verdict.resync:
+            # the members take the room's next events whatever their seq (Redis may have rolled
+            # back below a join's floor): no floor may skip them
+            self.joins.forget((namespace, room))
             await self._resync_members(namespace, room, verdict.resync)
         for message in verdict.deliver:
             message = self.joins.hold(message)

@@ -27,8 +27,8 @@ class Command(BaseCommand):
         if receivers == 0:
             raise CommandError(
                 f"test_event n={options['n']} to {result['room']} (seq={result['seq']}) reached no server process: "
-                f"none is subscribed on {redis_url_for_humans()}. Is the server running, and on this Redis "
-                "(REDIS_URL)?"
+                f"none has a member of the room on {redis_url_for_humans()}. Is the server running, on this Redis "
+                "(REALTIME_REDIS_URL or REDIS_URL), with a client in the room?"
             )
         self.stdout.write(
             f"sent test_event n={options['n']} to {result['room']} seq={result['seq']} "
