@@ -133,3 +133,26 @@ def test_the_default_project_rules_name_projects_by_id_and_need_a_membership_rul
         rules.resolve("project_x", None)
     with pytest.raises(NotImplementedError, match="member_project"):
         rules.member_project(1, 12)
+
+
+# Settings the package reads that a host configures as it does for any Django project (Django's own,
+# with Django's defaults, and django-rq's queues, which docs/adopt.md sets), and the host settings.
+HOST_OWNED = {"AUTH_USER_MODEL", "SESSION_ENGINE", "RQ", "RQ_QUEUES", *HOST_SETTINGS, "REALTIME_ROOMS"}
+
+
+def test_every_setting_the_package_reads_has_a_default_or_is_the_hosts():
+    """A setting added to the package without a default breaks every host that does not set it
+    (found when issue 11's REALTIME_REDIS_URL reached the adoption test)."""
+    import re
+
+    from realtime.defaults import DEFAULTS
+
+    read: dict[str, str] = {}
+    for package in ("realtime", "jobs"):
+        for path in sorted((BASE_DIR / package).rglob("*.py")):
+            if "tests" in path.parts or "migrations" in path.parts:
+                continue
+            for name in re.findall(r"settings\.([A-Z][A-Z0-9_]+)", path.read_text()):
+                read.setdefault(name, str(path.relative_to(BASE_DIR)))
+    missing = {name: where for name, where in read.items() if name not in DEFAULTS and name not in HOST_OWNED}
+    assert not missing, f"settings read by the package with no default in realtime/defaults.py: {missing}"
