@@ -13,11 +13,11 @@ time, in the order the server sent them (see `InOrder`).
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import socketio
@@ -35,39 +35,22 @@ if eio_payload.Payload.max_decode_packets < MAX_PACKETS_PER_POLL:
     eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POLL
 
 
-class Serial:
-    """Runs callables one at a time, in the order given, on one thread that exits when idle."""
+def serial(name: str, logger: Any) -> Callable[..., None]:
+    """`submit(fn, *args)`: run the callables one at a time, in the order given, on one thread
+    (a one-worker ThreadPoolExecutor); an exception is logged, as python-engineio's own thread per
+    message would, and the next callable runs."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
-    IDLE_EXIT_SECONDS = 5.0
+    def run(fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("%s: handler error", name)
 
-    def __init__(self, name: str, on_error: Callable[[], None]) -> None:
-        self._name = name
-        self._on_error = on_error
-        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._running = False
+    def submit(fn: Callable[..., Any], *args: Any) -> None:
+        executor.submit(run, fn, *args)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        with self._lock:
-            self._queue.put((fn, args))
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name=self._name, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                fn, args = self._queue.get(timeout=self.IDLE_EXIT_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._running = False
-                        return
-                continue
-            try:
-                fn(*args)
-            except Exception:  # as python-engineio's thread per message would: log it, go on
-                self._on_error()
+    return submit
 
 
 class InOrder:
@@ -77,25 +60,22 @@ class InOrder:
     (`_trigger_event('message', ..., run_async=True)`), so two events that arrive together can be
     handled in either order: a room's seq 9 before its seq 8, and 8 then dropped as a duplicate
     (found by tests/test_fault_outbox.py, where the outbox relay publishes a burst). Installed on
-    the client's public `start_background_task`: the message handler goes to one `Serial`; every
-    other task (the read and write loops) starts as before. A handler that blocked on `call()`
-    there would wait for an ack queued behind it, so `RealtimeClient.on` handlers run on a
-    `Serial` of their own."""
+    the client's public `start_background_task`: the message handler goes to one `serial`
+    thread; every other task (the read and write loops) starts as before. A handler that blocked
+    on `call()` there would wait for an ack queued behind it, so `RealtimeClient.on` handlers run
+    on a `serial` thread of their own."""
 
     def __init__(self, eio: Any) -> None:
         self._eio = eio
         self._spawn = eio.start_background_task
-        self._serial = Serial("realtime-client-messages", self._log_error)
+        self._submit = serial("realtime-client-messages", eio.logger)
         eio.start_background_task = self.start_background_task
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if kwargs or target != self._eio.handlers.get("message"):
             return self._spawn(target, *args, **kwargs)
-        self._serial.submit(target, *args)
+        self._submit(target, *args)
         return None
-
-    def _log_error(self) -> None:
-        self._eio.logger.exception("message handler error")
 
 
 # The client events that join or leave a room (their ack carries the room).
@@ -127,7 +107,7 @@ class RealtimeClient:
         self.transports = transports
         self.sio = socketio.Client(reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=1)
         InOrder(self.sio.eio)
-        self._callbacks = Serial("realtime-client-handlers", lambda: self.sio.logger.exception("event handler error"))
+        self._callbacks = serial("realtime-client-handlers", self.sio.logger)
         self.positions: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # ns -> room -> {seq, epoch}
         self.events: list[tuple[str, str, Any]] = []  # (namespace, event, data), after dedupe
         self.duplicates = 0
@@ -223,7 +203,7 @@ class RealtimeClient:
             self.events.append((ns, event, data))
             self._cond.notify_all()
         for fn in self._handlers.get(event, []):
-            self._callbacks.submit(fn, data)
+            self._callbacks(fn, data)
 
     # --- use ---------------------------------------------------------------------------------------
 

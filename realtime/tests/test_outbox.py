@@ -202,11 +202,12 @@ def test_the_relay_thread_ends_with_its_server(settings):
         assert not thread.is_alive(), "the relay thread outlived its cancelled task"
 
     loop = asyncio.new_event_loop()
-    loop.create_task(outbox.run(None))
-    loop.run_until_complete(asyncio.sleep(0.01))
+    task = loop.create_task(outbox.run(None))  # referenced: only the closed loop may stop it
+    loop.run_until_complete(asyncio.sleep(0))  # one turn: the task's first step starts its thread
+    wait_until(lambda: set(_relay_threads()) - before, timeout=5, what="the relay thread")
     started = set(_relay_threads()) - before
-    assert started, "no relay thread started"
     loop.close()  # the task is still pending: it never gets to stop the thread itself
     for thread in started:
         thread.join(5)
         assert not thread.is_alive(), "the relay thread outlived its event loop"
+    assert not task.done()  # it was the closed loop, not the task's end, that stopped the thread

@@ -111,10 +111,12 @@ def test_a_leave_and_rejoin_before_redis_answers_leaves_the_room_subscribed():
     async def scenario() -> list[bytes]:
         subs = Subscriptions(realtime_url, on_resubscribed)
         received: list[bytes] = []
+        arrived = asyncio.Event()
 
         async def listen() -> None:
             async for message in subs.listen():
                 received.append(message["data"])
+                arrived.set()
 
         listener = asyncio.create_task(listen())
         try:
@@ -128,10 +130,7 @@ def test_a_leave_and_rejoin_before_redis_answers_leaves_the_room_subscribed():
             publisher = redis.asyncio.Redis.from_url(realtime_url())
             assert await publisher.publish(channel, b"hello") == 1
             await publisher.aclose()
-            for _ in range(100):
-                if received:
-                    break
-                await asyncio.sleep(0.05)  # waiting for the message (bounded: 5 s)
+            await asyncio.wait_for(arrived.wait(), timeout=5)
             subs.discard(key)
             return received
         finally:
